@@ -1,0 +1,68 @@
+# Thủ Đô Số — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PORT ?= 8000
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PG_TEST_URL ?= $(or $(THUDO_TEST_POSTGRES_URL),postgresql://postgres@127.0.0.1:5432/postgres)
+DEMO_CITIZENS ?= 5000
+
+.PHONY: help install run serve test lint typecheck test-sqlite test-postgres browser-deps bench clean
+
+help:
+	@echo "make run   — install, migrate, seed a demo city if empty, serve on http://127.0.0.1:$(PORT)"
+	@echo "make test  — ruff, mypy, the test suite on SQLite and on PostgreSQL, browser tests"
+
+$(UV):
+	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet --break-system-packages --user uv
+
+$(BIN)/thudo: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+install: $(BIN)/thudo
+
+run: install
+	$(BIN)/thudo db upgrade
+	$(BIN)/thudo seed --if-empty --citizens $(DEMO_CITIZENS)
+	$(BIN)/thudo serve --host 127.0.0.1 --port $(PORT)
+
+serve: install
+	$(BIN)/thudo serve --host 127.0.0.1 --port $(PORT)
+
+# Debian's Chromium for the browser tests (never a downloaded browser).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-core >/dev/null; }
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+test-sqlite: install browser-deps
+	THUDO_TEST_DATABASE_URL= $(BIN)/pytest
+
+# PostgreSQL whenever it is reachable; in CI it must be (never skipped there).
+test-postgres: install browser-deps
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+	  echo "== test suite on PostgreSQL ($(PG_TEST_URL))"; \
+	  THUDO_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest; \
+	elif [ -n "$$CI" ]; then \
+	  echo "PostgreSQL is not reachable at $(PG_TEST_URL), and CI must test on it" >&2; exit 1; \
+	else \
+	  echo "== PostgreSQL not reachable at $(PG_TEST_URL): PostgreSQL run skipped (CI never skips it)"; \
+	fi
+
+test: lint typecheck test-sqlite test-postgres
+
+bench: install
+	$(BIN)/python -m bench --help
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

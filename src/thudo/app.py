@@ -1,0 +1,67 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from thudo.core.db import create_engine, session_factory
+from thudo.core.errors import install_error_handlers
+from thudo.core.health import router as health_router
+from thudo.core.logging import configure_logging
+from thudo.core.middleware import RequestContextMiddleware
+from thudo.core.settings import Settings, get_settings
+from thudo.web.templating import STATIC_DIR
+
+
+def create_app(settings: Settings | None = None, *, access_log: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.json_logs)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = getattr(app.state, "engine", None) is None
+        if own_engine:
+            app.state.engine = create_engine(
+                settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
+            )
+            app.state.session_factory = session_factory(app.state.engine)
+        try:
+            yield
+        finally:
+            if own_engine:
+                await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Thủ Đô Số API",
+        version="1.0",
+        summary="Population registry, e-ID and public services for Project 06 (Hà Nội)",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = None
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, access_log_enabled=access_log)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    from thudo.web.pages import router as web_pages
+
+    app.include_router(health_router)
+    app.include_router(web_pages)
+    for router in _module_routers():
+        app.include_router(router)
+    return app
+
+
+def _module_routers() -> list[APIRouter]:
+    """Every module's API and page routers; a module joins the app by being listed here."""
+    from thudo.geo.api import router as geo_api
+    from thudo.registry.api import router as registry_api
+
+    return [geo_api, registry_api]

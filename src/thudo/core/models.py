@@ -1,0 +1,7 @@
+"""Import every module's models so that Alembic and the tests see the whole schema."""
+
+from thudo.audit import models as audit_models
+from thudo.geo import models as geo_models
+from thudo.registry import models as registry_models
+
+__all__ = ["audit_models", "geo_models", "registry_models"]

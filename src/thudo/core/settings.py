@@ -1,0 +1,85 @@
+"""Settings from THUDO_* environment variables; fail fast on unsafe production defaults."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+
+class SettingsError(RuntimeError):
+    """Raised when the settings would make the platform unsafe or unusable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="THUDO_", extra="ignore")
+
+    env: Environment = "development"
+    # Where the embedded database, generated keys and uploaded files live.
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    # Signs sessions and tokens. Outside development it must be given explicitly.
+    secret_key: SecretStr | None = None
+    # Guards the registry API for agency systems until OAuth2 client credentials exist.
+    admin_token: SecretStr | None = None
+    log_level: str = "INFO"
+    log_json: bool | None = None
+    default_language: Literal["vi", "en"] = "vi"
+    base_url: str = "http://127.0.0.1:8000"
+    # The city this deployment serves (GSO province code); Hà Nội is 01.
+    city_province_code: str = "01"
+    verify_max_rows: int = 100_000
+    db_pool_size: int = 10
+    db_echo: bool = False
+
+    @model_validator(mode="after")
+    def _fill_and_check(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'thudo.db'}"
+        if self.env == "production":
+            missing = [
+                name
+                for name, value in (
+                    ("THUDO_SECRET_KEY", self.secret_key),
+                    ("THUDO_ADMIN_TOKEN", self.admin_token),
+                )
+                if value is None or len(value.get_secret_value()) < 32
+            ]
+            if missing:
+                raise SettingsError(
+                    "Refusing to start in production without strong secrets "
+                    f"(at least 32 characters): {', '.join(missing)}"
+                )
+        else:
+            if self.secret_key is None:
+                self.secret_key = SecretStr(_local_secret(self.data_dir, "secret_key"))
+            if self.admin_token is None:
+                self.admin_token = SecretStr(_local_secret(self.data_dir, "admin_token"))
+        return self
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.env == "production"
+
+
+def _local_secret(data_dir: Path, name: str) -> str:
+    """A random secret kept under data_dir (never in git), created on first use."""
+    path = data_dir / "secrets" / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

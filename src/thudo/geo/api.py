@@ -1,0 +1,7 @@
+"""Geography API (public reference data)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/geo", tags=["geo"])

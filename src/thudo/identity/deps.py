@@ -1,0 +1,88 @@
+"""Who is calling, and what they may do: permissions declared on routes as typed dependencies.
+
+Until OAuth2 client credentials arrive (identity issue), agency systems authenticate with
+the admin token setting (`THUDO_ADMIN_TOKEN`, `Authorization: Bearer …`), which grants the
+registry scopes to a system actor. Routes already declare the scope they need, so the
+switch to per-client scopes changes this file only.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from thudo.core.errors import DomainError, Message
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str  # "system" | "client" | "staff" | "citizen"
+    id: str
+    name: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    unit_code: str | None = None
+    client_id: str | None = None
+    personal_id: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+    def can(self, scope: str) -> bool:
+        return "*" in self.scopes or scope in self.scopes
+
+
+def unauthorized() -> DomainError:
+    return DomainError(
+        code="unauthorized",
+        status=401,
+        title=Message("Chưa xác thực", "Unauthorized"),
+        detail=Message(
+            "Cần mã truy cập hợp lệ (Authorization: Bearer …).",
+            "A valid access token is required (Authorization: Bearer …).",
+        ),
+        headers={"WWW-Authenticate": 'Bearer realm="thudo"'},
+    )
+
+
+def forbidden(scope: str) -> DomainError:
+    return DomainError(
+        code="forbidden",
+        status=403,
+        title=Message("Không có quyền truy cập", "Forbidden"),
+        detail=Message(f"Cần quyền {scope}.", f"The {scope} permission is required."),
+    )
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def current_actor(request: Request) -> Actor:
+    token = _bearer(request)
+    if token is None:
+        raise unauthorized()
+    admin = request.app.state.settings.admin_token
+    if admin is not None and hmac.compare_digest(token.encode(), admin.get_secret_value().encode()):
+        return Actor(
+            kind="system", id="admin-token", name="Quản trị hệ thống", scopes=frozenset({"*"})
+        )
+    raise unauthorized()
+
+
+def require(scope: str) -> Callable[[Request], Awaitable[Actor]]:
+    """A dependency that authenticates the caller and checks one permission."""
+
+    async def dependency(request: Request) -> Actor:
+        actor = await current_actor(request)
+        if not actor.can(scope):
+            raise forbidden(scope)
+        return actor
+
+    dependency.__name__ = f"require_{scope.replace(':', '_')}"
+    return dependency
