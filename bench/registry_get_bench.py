@@ -1,0 +1,87 @@
+"""GET /api/v1/registry/citizens/{id} throughput and latency, against a constant-JSON route.
+
+    python -m bench.registry_get_bench --database-url postgresql://postgres@127.0.0.1/thudo_bench_1m
+
+Target (issue 2): ≥ 1,500 req/s with p99 ≤ 25 ms at 32 connections, two worker processes,
+on PostgreSQL. The database must hold citizens already (bench/seed_bench.py --keep NAME).
+Each request reads a different random citizen, so the figure includes the audit record that
+every read by an agency writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from bench.server import machine, running_server, wrk
+
+LUA = """
+local ids = {}
+for line in io.lines("%(ids)s") do ids[#ids + 1] = line end
+math.randomseed(42)
+request = function()
+  local id = ids[math.random(#ids)]
+  return wrk.format("GET", "/api/v1/registry/citizens/" .. id, {["Authorization"] = "Bearer %(token)s"})
+end
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--sample", type=int, default=20000, help="distinct citizens to read")
+    args = parser.parse_args()
+
+    conninfo = (
+        make_url(args.database_url)
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
+    with psycopg.connect(conninfo) as conn:
+        total = conn.execute("SELECT count(*) FROM registry_citizen").fetchone()[0]  # type: ignore[index]
+        ids = [r[0] for r in conn.execute(
+            "SELECT personal_id FROM registry_citizen TABLESAMPLE SYSTEM (5) LIMIT %s", (args.sample,)
+        )]  # fmt: skip
+    if not ids:
+        raise SystemExit("no citizens in that database: run bench/seed_bench.py --keep NAME first")
+    token = "bench-admin-token-" + os.urandom(16).hex()
+    with tempfile.TemporaryDirectory() as tmp:
+        ids_file = os.path.join(tmp, "ids.txt")
+        with open(ids_file, "w") as fh:
+            fh.write("\n".join(ids) + "\n")
+        script = os.path.join(tmp, "get.lua")
+        with open(script, "w") as fh:
+            fh.write(LUA % {"ids": ids_file, "token": token})
+        env = {"THUDO_ADMIN_TOKEN": token, "THUDO_ENV": "development"}
+        with running_server(args.database_url, workers=args.workers, env=env) as base:
+            wrk(base + "/healthz", connections=args.connections, seconds=3)  # warm-up
+            constant = wrk(base + "/healthz", connections=args.connections, seconds=args.seconds)
+            wrk(base + "/", connections=4, seconds=2, script=script)  # warm-up
+            citizen = wrk(
+                base + "/", connections=args.connections, seconds=args.seconds, script=script
+            )
+    print(f"machine: {machine()}")
+    print(f"database: {total:,} citizens; {len(ids):,} distinct ids requested at random")
+    print(
+        f"workers: {args.workers}, connections: {args.connections}, {args.seconds} s each, wrk on the same machine"
+    )
+    print(constant.line("constant JSON (/healthz)"))
+    print(citizen.line("GET citizen"))
+    print(
+        f"ratio GET citizen / constant JSON: {citizen.requests_per_s / constant.requests_per_s:.2f}"
+    )
+    ok = citizen.requests_per_s >= 1500 and citizen.p99_ms <= 25 and citizen.non_2xx == 0
+    print("target (>= 1,500 req/s, p99 <= 25 ms, no errors):", "MET" if ok else "NOT MET")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Shared bench helpers: start the real app under uvicorn, drive it with wrk, parse figures."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    mem_kb = 0
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    cpu = ""
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{cores} cores ({cpu}), {mem_kb / 1024 / 1024:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_server(
+    database_url: str, *, workers: int = 2, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """The app under uvicorn (as `thudo serve` runs it), access log off; yields its base URL."""
+    port = free_port()
+    data_dir = tempfile.mkdtemp(prefix="thudo-bench-")
+    full_env = {
+        **os.environ,
+        "THUDO_DATABASE_URL": database_url,
+        "THUDO_DATA_DIR": data_dir,
+        "THUDO_LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "thudo.cli", "serve",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--no-access-log",
+        ],
+        env=full_env,
+        cwd=REPO,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@dataclass
+class WrkResult:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    errors: str
+
+    def line(self, label: str) -> str:
+        return (
+            f"{label}: {self.requests_per_s:,.0f} req/s, p50 {self.p50_ms:.1f} ms, "
+            f"p99 {self.p99_ms:.1f} ms, {self.requests:,} requests, non-2xx {self.non_2xx}"
+            + (f", errors: {self.errors}" if self.errors else "")
+        )
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def wrk(
+    url: str,
+    *,
+    connections: int = 32,
+    threads: int = 2,
+    seconds: int = 15,
+    script: str | None = None,
+) -> WrkResult:
+    """Run wrk (Debian package `wrk`) against url and parse its report."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+
+    def pct(key: str) -> float:
+        m = re.match(r"([\d.]+)(us|ms|s|m)", lat[key])
+        assert m
+        return _ms(m.group(1), m.group(2))
+
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non2xx_m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    err_m = re.search(r"Socket errors: (.*)", out)
+    return WrkResult(
+        requests_per_s=rps,
+        p50_ms=pct("50"),
+        p99_ms=pct("99"),
+        requests=total,
+        non_2xx=int(non2xx_m.group(1)) if non2xx_m else 0,
+        errors=err_m.group(1) if err_m else "",
+    )
