@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from thudo.audit.tasks import seal_forever
 from thudo.core.db import create_engine, session_factory
 from thudo.core.errors import install_error_handlers
 from thudo.core.health import router as health_router
@@ -29,9 +32,13 @@ def create_app(settings: Settings | None = None, *, access_log: bool = True) -> 
                 settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
             )
             app.state.session_factory = session_factory(app.state.engine)
+        sealer = asyncio.create_task(seal_forever(app.state.session_factory))
         try:
             yield
         finally:
+            sealer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sealer
             if own_engine:
                 await app.state.engine.dispose()
 

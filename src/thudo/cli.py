@@ -13,6 +13,17 @@ db_app = typer.Typer(help="Database schema (Alembic)", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
+def _register_subcommands() -> None:
+    from thudo.audit.cli import app as audit_app
+    from thudo.registry.cli import app as registry_app
+
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(registry_app, name="registry")
+
+
+_register_subcommands()
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on"),

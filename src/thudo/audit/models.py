@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from thudo.core.db import Base, BigIntPK, UTCDateTime
 
 
 class AuditEvent(Base):
+    """One read. Inserted with the read; `seq`, `prev_hash`, `hash` are set when sealed."""
+
     __tablename__ = "audit_event"
 
     id: Mapped[BigIntPK]
@@ -25,7 +27,28 @@ class AuditEvent(Base):
     fields: Mapped[list[str]] = mapped_column(JSON)
     purpose: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_audit_event_subject", "subject_personal_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_audit_event_subject", "subject_personal_id", "occurred_at"),
+        Index(
+            "ix_audit_event_unsealed",
+            "id",
+            sqlite_where=seq.is_(None),
+            postgresql_where=seq.is_(None),
+        ),
+    )
+
+
+class AuditSeal(Base):
+    """The chain's head after each sealing: a deleted tail is caught against it."""
+
+    __tablename__ = "audit_seal"
+
+    id: Mapped[BigIntPK]
+    sealed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(BigInteger)

@@ -130,3 +130,8 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
         except BaseException:
             await session.rollback()
             raise
+
+
+def dialect_name(session: AsyncSession) -> str:
+    """'postgresql' or 'sqlite': for the few places where a backend-specific path is faster."""
+    return str(session.get_bind().dialect.name)

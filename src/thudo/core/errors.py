@@ -167,7 +167,10 @@ def pydantic_field_errors(raw_errors: Any) -> list[FieldError]:
                 vi = template.format(**ctx)
             except (KeyError, IndexError):
                 vi = template
-        out.append(FieldError(field_name(err.get("loc", ())), etype, Message(str(vi), en)))
+        name = field_name(err.get("loc", ()))
+        if ctx.get("field"):  # a model-level check names the field it is about
+            name = ctx["field"] if name == "body" else f"{name}.{ctx['field']}"
+        out.append(FieldError(name, etype, Message(str(vi), en)))
     return out
 
 

@@ -1,7 +1,8 @@
 """Import every module's models so that Alembic and the tests see the whole schema."""
 
 from thudo.audit import models as audit_models
+from thudo.core import idempotency as core_idempotency
 from thudo.geo import models as geo_models
 from thudo.registry import models as registry_models
 
-__all__ = ["audit_models", "geo_models", "registry_models"]
+__all__ = ["audit_models", "core_idempotency", "geo_models", "registry_models"]

@@ -1,7 +1,248 @@
-"""Registry API for authorised agency systems."""
+"""Registry API for authorised agency systems. Every read is audited."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from thudo.audit.service import Read, record_read, record_reads
+from thudo.core.deps import SessionDep, SettingsDep
+from thudo.core.errors import DomainError, FieldError, Message, validation_error
+from thudo.core.idempotency import remember, replay, request_fingerprint
+from thudo.identity.deps import Actor, require
+from thudo.registry import service
+from thudo.registry.schemas import (
+    CitizenChangeOut,
+    CitizenCreate,
+    CitizenOut,
+    CitizenPage,
+    CitizenSummary,
+    CitizenUpdate,
+    HouseholdOut,
+    PersonalId,
+    WardCode,
+)
+from thudo.registry.verify import verify_rows
 
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
+
+Reader = Annotated[Actor, Depends(require("registry:read"))]
+Writer = Annotated[Actor, Depends(require("registry:write"))]
+Verifier = Annotated[Actor, Depends(require("registry:verify"))]
+PathId = Annotated[PersonalId, Path(description="12-digit personal ID")]
+DEFAULT_PURPOSE = "tra cứu"
+ALL_FIELDS = list(CitizenOut.model_fields)
+SUMMARY_FIELDS = list(CitizenSummary.model_fields)
+
+
+def purpose_of(
+    x_purpose: Annotated[
+        str | None, Header(max_length=200, description="Why the data are read (audited)")
+    ] = None,
+    purpose: Annotated[str | None, Query(max_length=200)] = None,
+) -> str:
+    # Headers are ASCII: a Vietnamese purpose comes percent-encoded (UTF-8).
+    given = unquote(x_purpose) if x_purpose else purpose
+    return (given or DEFAULT_PURPOSE).strip()[:200] or DEFAULT_PURPOSE
+
+
+Purpose = Annotated[str, Depends(purpose_of)]
+
+
+@router.get("/citizens/{personal_id}", response_model=CitizenOut, summary="Read a citizen")
+async def get_citizen(
+    personal_id: PathId, session: SessionDep, actor: Reader, purpose: Purpose
+) -> Any:
+    citizen = await service.get_citizen(session=session, personal_id=personal_id)
+    await record_read(
+        session=session,
+        actor=actor,
+        subject_personal_id=personal_id,
+        fields=ALL_FIELDS,
+        purpose=purpose,
+    )
+    return citizen
+
+
+@router.post("/citizens", status_code=201, response_model=CitizenOut, summary="Register a citizen")
+async def create_citizen(
+    data: CitizenCreate,
+    session: SessionDep,
+    actor: Writer,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Any:
+    fingerprint = request_fingerprint(data.model_dump(mode="json"))
+    if idempotency_key is not None:
+        previous = await replay(
+            session=session,
+            actor_ref=actor.ref,
+            scope="registry:create",
+            client_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+        if previous is not None:
+            return JSONResponse(
+                previous.response,
+                status_code=previous.status_code,
+                headers={"Idempotent-Replayed": "true"},
+            )
+    citizen = await service.create_citizen(session=session, data=data, changed_by=actor.ref)
+    body = CitizenOut.model_validate(citizen).model_dump(mode="json")
+    if idempotency_key is not None:
+        await remember(
+            session=session, actor_ref=actor.ref, scope="registry:create", client_key=idempotency_key,
+            fingerprint=fingerprint, status_code=201, response=body,
+        )  # fmt: skip
+    response.headers["Location"] = f"/api/v1/registry/citizens/{citizen.personal_id}"
+    return body
+
+
+@router.patch(
+    "/citizens/{personal_id}",
+    response_model=CitizenOut,
+    summary="Correct a citizen record (reason required)",
+)
+async def update_citizen(
+    personal_id: PathId, data: CitizenUpdate, session: SessionDep, actor: Writer
+) -> Any:
+    return await service.update_citizen(
+        session=session, personal_id=personal_id, data=data, changed_by=actor.ref
+    )
+
+
+@router.get(
+    "/citizens/{personal_id}/history",
+    response_model=list[CitizenChangeOut],
+    summary="Every version of a record",
+)
+async def citizen_history(
+    personal_id: PathId, session: SessionDep, actor: Reader, purpose: Purpose
+) -> Any:
+    changes = await service.history(session=session, personal_id=personal_id)
+    await record_read(
+        session=session,
+        actor=actor,
+        subject_personal_id=personal_id,
+        fields=["history"],
+        purpose=purpose,
+        action="history",
+    )
+    return changes
+
+
+@router.get("/citizens", response_model=CitizenPage, summary="Search by name, birth year and ward")
+async def search_citizens(
+    session: SessionDep,
+    actor: Reader,
+    purpose: Purpose,
+    q: Annotated[
+        str, Query(min_length=2, max_length=150, description="Name, with or without diacritics")
+    ],
+    birth_year: Annotated[int | None, Query(ge=1900, le=2400)] = None,
+    ward_code: Annotated[WardCode | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=service.SEARCH_MAX)] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> Any:
+    items, has_more = await service.search_citizens(
+        session=session, q=q, birth_year=birth_year, ward_code=ward_code, limit=limit, offset=offset
+    )
+    await record_reads(
+        session=session, actor=actor, reads=[Read(c.personal_id, SUMMARY_FIELDS) for c in items],
+        purpose=purpose, action="search", detail={"q": q},
+    )  # fmt: skip
+    return CitizenPage(
+        items=[CitizenSummary.model_validate(c) for c in items],
+        limit=limit,
+        offset=offset,
+        has_more=has_more,
+    )
+
+
+@router.get(
+    "/households/{household_id}", response_model=HouseholdOut, summary="A household and its members"
+)
+async def get_household(
+    household_id: int, session: SessionDep, actor: Reader, purpose: Purpose
+) -> Any:
+    household, members = await service.get_household(session=session, household_id=household_id)
+    await record_reads(
+        session=session, actor=actor, reads=[Read(m.personal_id, SUMMARY_FIELDS) for m in members],
+        purpose=purpose, action="household",
+    )  # fmt: skip
+    return HouseholdOut(
+        id=household.id, code=household.code, ward_code=household.ward_code, address=household.address,
+        head_personal_id=household.head_personal_id, members=[CitizenSummary.model_validate(m) for m in members],
+    )  # fmt: skip
+
+
+VERIFY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["rows"],
+                    "properties": {
+                        "rows": {
+                            "type": "array",
+                            "maxItems": 100_000,
+                            "items": {
+                                "type": "object",
+                                "required": ["personal_id", "full_name", "birth_date"],
+                                "properties": {
+                                    "personal_id": {"type": "string"},
+                                    "full_name": {"type": "string"},
+                                    "birth_date": {"type": "string", "format": "date"},
+                                    "sex": {"type": "string", "enum": ["male", "female"]},
+                                    "ward_code": {"type": "string"},
+                                },
+                            },
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _body_error(code: str, vi: str, en: str, status: int = 422) -> DomainError:
+    error = validation_error([FieldError("rows", code, Message(vi, en))])
+    error.status = status
+    return error
+
+
+@router.post(
+    "/verify", summary="Verify a batch of records against the registry", openapi_extra=VERIFY_BODY
+)
+async def verify(
+    request: Request, session: SessionDep, settings: SettingsDep, actor: Verifier, purpose: Purpose
+) -> Response:
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise _body_error("json_invalid", "JSON không hợp lệ.", "Invalid JSON.") from exc
+    rows = body.get("rows") if isinstance(body, dict) else None
+    if not isinstance(rows, list):
+        raise _body_error("missing", "Cần danh sách rows.", "A rows list is required.")
+    if len(rows) > settings.verify_max_rows:
+        raise _body_error(
+            "too_long",
+            f"Tối đa {settings.verify_max_rows:,} dòng mỗi lần đối chiếu.",
+            f"At most {settings.verify_max_rows:,} rows per batch.",
+            status=413,
+        )
+    answers, summary = await verify_rows(session=session, rows=rows)
+    await record_reads(
+        session=session, actor=actor, action="verify", purpose=purpose if purpose != DEFAULT_PURPOSE else "đối chiếu dữ liệu",
+        reads=[Read(a["personal_id"], ["full_name", "birth_date", "sex", "permanent_ward_code", "status"]) for a in answers if a["status"] not in ("not_found", "invalid")],
+    )  # fmt: skip
+    return Response(
+        orjson.dumps({"summary": summary, "rows": answers}), media_type="application/json"
+    )

@@ -53,8 +53,19 @@ class Citizen(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        Index("ix_registry_citizen_search", "search_name", "birth_date"),
-        Index("ix_registry_citizen_ward", "permanent_ward_code", "search_name"),
+        # Pattern ops so that PostgreSQL serves prefix searches (LIKE 'abc%') from the index.
+        Index(
+            "ix_registry_citizen_search",
+            "search_name",
+            "birth_date",
+            postgresql_ops={"search_name": "varchar_pattern_ops"},
+        ),
+        Index(
+            "ix_registry_citizen_ward",
+            "permanent_ward_code",
+            "search_name",
+            postgresql_ops={"search_name": "varchar_pattern_ops"},
+        ),
         Index("ix_registry_citizen_household", "household_id"),
     )
 

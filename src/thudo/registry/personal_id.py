@@ -1,11 +1,11 @@
 """The 12-digit personal ID (số định danh cá nhân) and its structure.
 
-    PPP  G  YY  NNNNNN
-    │    │  │   └ six random digits
-    │    │  └ last two digits of the birth year
-    │    └ century and sex: 0/1 = 1900s male/female, 2/3 = 2000s, 4/5 = 2100s,
-    │      6/7 = 2200s, 8/9 = 2300s (Circular 07/2016/TT-BCA, art. 7)
-    └ the province where the birth was registered (pre-2025 GSO province code, zero-padded)
+PPP  G  YY  NNNNNN
+│    │  │   └ six random digits
+│    │  └ last two digits of the birth year
+│    └ century and sex: 0/1 = 1900s male/female, 2/3 = 2000s, 4/5 = 2100s,
+│      6/7 = 2200s, 8/9 = 2300s (Circular 07/2016/TT-BCA, art. 7)
+└ the province where the birth was registered (pre-2025 GSO province code, zero-padded)
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 09:03:44.946681
+Create Date: 2026-11-22
 """
 
 from collections.abc import Sequence
@@ -35,16 +35,47 @@ def upgrade() -> None:
         sa.Column("fields", sa.JSON(), nullable=False),
         sa.Column("purpose", sa.String(length=200), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=False),
-        sa.Column("prev_hash", sa.String(length=64), nullable=False),
-        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=True),
+        sa.Column("prev_hash", sa.String(length=64), nullable=True),
+        sa.Column("hash", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
-        sa.UniqueConstraint("hash", name=op.f("uq_audit_event_hash")),
+        sa.UniqueConstraint("seq", name=op.f("uq_audit_event_seq")),
     )
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.create_index(
             "ix_audit_event_subject", ["subject_personal_id", "occurred_at"], unique=False
         )
+        batch_op.create_index(
+            "ix_audit_event_unsealed",
+            ["id"],
+            unique=False,
+            sqlite_where=sa.text("seq IS NULL"),
+            postgresql_where=sa.text("seq IS NULL"),
+        )
 
+    op.create_table(
+        "audit_seal",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("sealed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seq", sa.BigInteger(), nullable=False),
+        sa.Column("last_hash", sa.String(length=64), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_seal")),
+    )
+    op.create_table(
+        "core_idempotency",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column("response", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_core_idempotency")),
+    )
     op.create_table(
         "geo_province",
         sa.Column("code", sa.String(length=2), nullable=False),
@@ -317,7 +348,14 @@ def downgrade() -> None:
 
     op.drop_table("geo_legacy_province")
     op.drop_table("geo_province")
+    op.drop_table("core_idempotency")
+    op.drop_table("audit_seal")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_audit_event_unsealed",
+            sqlite_where=sa.text("seq IS NULL"),
+            postgresql_where=sa.text("seq IS NULL"),
+        )
         batch_op.drop_index("ix_audit_event_subject")
 
     op.drop_table("audit_event")

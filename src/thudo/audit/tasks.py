@@ -1,0 +1,37 @@
+"""The sealer: chains newly recorded reads every second, in every web process.
+
+Several processes may run it; PostgreSQL's advisory lock lets one seal at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from thudo.audit.service import seal_pending
+
+log = structlog.get_logger("thudo.audit")
+
+
+async def seal_once(factory: async_sessionmaker[AsyncSession]) -> int:
+    total = 0
+    while True:
+        async with factory() as session:
+            sealed = await seal_pending(session=session)
+            await session.commit()
+        total += sealed
+        if sealed == 0:
+            return total
+
+
+async def seal_forever(factory: async_sessionmaker[AsyncSession], interval: float = 1.0) -> None:
+    while True:
+        try:
+            await seal_once(factory)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("audit_seal_failed")
+        await asyncio.sleep(interval)
