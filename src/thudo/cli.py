@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import typer
 
@@ -66,6 +67,115 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target revision, or '
     settings = get_settings()
     downgrade(settings.database_url, revision)
     typer.echo(f"Database at {revision}: {_safe_url(settings.database_url)}")
+
+
+@app.command()
+def seed(
+    citizens: int = typer.Option(5000, min=1, help="How many citizens to generate"),
+    seed_value: int = typer.Option(
+        6, "--seed", help="Random seed: the same seed gives the same city"
+    ),
+    if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing when citizens exist"),
+    dirty_copy: Path | None = typer.Option(
+        None, help="Also write a sectoral CSV with planted errors"
+    ),
+    dirty_rows: int = typer.Option(10_000, help="Rows in the dirty copy"),
+    dirty_share: float = typer.Option(
+        0.1, min=0.0, max=1.0, help="Share of rows with a planted error"
+    ),
+) -> None:
+    """Load the geography and a deterministic synthetic city (Hà Nội) into an empty registry."""
+    import asyncio
+
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from sqlalchemy import create_engine as create_sync_engine
+    from sqlalchemy import text
+
+    from thudo.core.db import create_engine, session_factory, sync_url
+    from thudo.geo.service import load_geography
+    from thudo.registry.bulk import SeedError, count_citizens, seed_city, write_dirty_copy
+
+    settings = get_settings()
+    console = Console()
+
+    async def load_geo() -> dict[str, int]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                counts = await load_geography(session=session)
+                await session.commit()
+                return counts
+        finally:
+            await engine.dispose()
+
+    geo = asyncio.run(load_geo())
+    console.print(f"Địa giới hành chính: {geo}")
+    engine = create_sync_engine(sync_url(settings.database_url))
+    with engine.connect() as conn:
+        existing = count_citizens(conn)
+        sample = conn.execute(
+            text(
+                "SELECT personal_id FROM registry_citizen WHERE status = 'alive' ORDER BY personal_id LIMIT 1"
+            )
+        ).scalar()
+    engine.dispose()
+    if existing and if_empty:
+        console.print(f"Cơ sở dữ liệu đã có {existing:,} công dân: không tạo thêm.")
+    else:
+        with Progress(
+            TextColumn("Tạo dân cư mẫu"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("seed", total=citizens)
+            try:
+                summary = seed_city(
+                    database_url=settings.database_url,
+                    citizens=citizens,
+                    seed=seed_value,
+                    province_code=settings.city_province_code,
+                    progress=lambda k: progress.advance(task, k),
+                )
+            except SeedError as exc:
+                console.print(f"[red]{exc}[/]")
+                raise typer.Exit(1) from exc
+        sample = summary.sample_personal_id
+        console.print(
+            f"{summary.citizens:,} công dân trong {summary.households:,} hộ gia đình, "
+            f"{summary.seconds:.1f} giây ({summary.citizens / summary.seconds:,.0f}/giây)."
+        )
+    if dirty_copy is not None:
+        counts = write_dirty_copy(
+            database_url=settings.database_url,
+            path=dirty_copy,
+            rows=dirty_rows,
+            share=dirty_share,
+            seed=seed_value,
+        )
+        console.print(
+            f"Tệp dữ liệu ngành có lỗi cài sẵn: {dirty_copy} ({counts}); đáp án: {dirty_copy}.truth.csv"
+        )
+    token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    console.print("\n[bold]Tài khoản dùng thử / demo accounts[/]")
+    console.print(
+        f"  API token (registry, THUDO_ADMIN_TOKEN; file {settings.data_dir}/secrets/admin_token):"
+    )
+    console.print(f"    {token}", soft_wrap=True)
+    if sample:
+        console.print(
+            f"  curl -H 'Authorization: Bearer {token}' "
+            f"{settings.base_url}/api/v1/registry/citizens/{sample}",
+            soft_wrap=True,
+        )
 
 
 def _safe_url(url: str) -> str:
