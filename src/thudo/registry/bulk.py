@@ -70,46 +70,119 @@ def _lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
         yield "\t".join(_copy_text(v) for v in row) + "\n"
 
 
+def copy_payload(chunk: CityChunk, stamp: dt.datetime) -> tuple[str, str, str]:
+    """The COPY text of one chunk for the three tables (done in the generator process)."""
+    households = "".join(_lines((*h, stamp) for h in chunk.households))
+    citizens = "".join(_lines((*c, 1, stamp, stamp) for c in chunk.citizens))
+    changes = "".join(
+        _lines((c[0], 1, stamp, "system:seed", REASON, INITIAL_CHANGES) for c in chunk.citizens)
+    )
+    return households, citizens, changes
+
+
+def _produce(
+    queue: Any, n: int, seed: int, wards: list[WardRef], first_id: int, stamp: dt.datetime
+) -> None:
+    """Child process: generate and format; the parent only streams bytes to PostgreSQL."""
+    try:
+        for chunk in generate_city(n, seed, wards, first_household_id=first_id):
+            sample = next((str(c[0]) for c in chunk.citizens if c[13] == "alive"), None)
+            queue.put(
+                (copy_payload(chunk, stamp), len(chunk.citizens), len(chunk.households), sample)
+            )
+        queue.put(None)
+    except BaseException as exc:  # the parent must hear about it, not wait forever
+        queue.put(exc)
+
+
+_SECONDARY_INDEXES = (
+    "ix_registry_citizen_search", "ix_registry_citizen_ward", "ix_registry_citizen_household",
+    "ix_registry_citizen_change_pid",
+)  # fmt: skip
+
+
+def _postgres_parallel_load(
+    conn: Connection,
+    *,
+    citizens: int,
+    seed: int,
+    wards: list[WardRef],
+    first_id: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[int, str | None]:
+    """Generation in a child process, COPY in this one; indexes rebuilt once at the end."""
+    import multiprocessing as mp
+
+    definitions = [
+        r[0]
+        for r in conn.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = ANY(:names)"),
+            {"names": list(_SECONDARY_INDEXES)},
+        )
+    ]
+    for name in _SECONDARY_INDEXES:
+        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue(maxsize=4)
+    child = ctx.Process(
+        target=_produce, args=(queue, citizens, seed, wards, first_id, now()), daemon=True
+    )
+    child.start()
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    households, sample = 0, None
+    try:
+        with raw.cursor() as cur:  # type: ignore[attr-defined]
+            while True:
+                item = queue.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise SeedError(f"generation failed: {item!r}")
+                (hh_text, cit_text, chg_text), n_cit, n_hh, chunk_sample = item
+                for table, cols, payload in (
+                    ("registry_household", HOUSEHOLD_COLUMNS, hh_text),
+                    ("registry_citizen", CITIZEN_COLUMNS, cit_text),
+                    ("registry_citizen_change", CHANGE_COLUMNS, chg_text),
+                ):
+                    with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+                        copy.write(payload)
+                households += n_hh
+                sample = sample or chunk_sample
+                if progress:
+                    progress(n_cit)
+    finally:
+        child.join(timeout=5)
+        if child.is_alive():
+            child.terminate()
+    for definition in definitions:
+        conn.execute(text(definition))
+    return households, sample
+
+
 class _Loader:
+    """SQLite: executemany in the seeding transaction."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.postgres = conn.dialect.name == "postgresql"
         self.stamp = now()
 
     def load(self, chunk: CityChunk) -> None:
         stamp = self.stamp
-        households = [(*h, stamp) for h in chunk.households]
-        citizens = [(*c, 1, stamp, stamp) for c in chunk.citizens]
-        changes = [(c[0], 1, stamp, "system:seed", REASON, INITIAL_CHANGES) for c in chunk.citizens]
-        if self.postgres:
-            raw = self.conn.connection.dbapi_connection
-            assert raw is not None
-            with raw.cursor() as cur:  # type: ignore[attr-defined]
-                for table, cols, rows in (
-                    ("registry_household", HOUSEHOLD_COLUMNS, households),
-                    ("registry_citizen", CITIZEN_COLUMNS, citizens),
-                    ("registry_citizen_change", CHANGE_COLUMNS, changes),
-                ):
-                    with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
-                        buf: list[str] = []
-                        for line in _lines(rows):
-                            buf.append(line)
-                            if len(buf) >= 5000:
-                                copy.write("".join(buf))
-                                buf.clear()
-                        if buf:
-                            copy.write("".join(buf))
-        else:
-            for table, cols, rows in (
-                ("registry_household", HOUSEHOLD_COLUMNS, households),
-                ("registry_citizen", CITIZEN_COLUMNS, citizens),
-                ("registry_citizen_change", CHANGE_COLUMNS, changes),
-            ):
-                placeholders = ", ".join("?" for _ in cols)
-                self.conn.exec_driver_sql(
-                    f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({placeholders})",
-                    [tuple(_sqlite_value(v) for v in r) for r in rows],
-                )
+        for table, cols, rows in (
+            ("registry_household", HOUSEHOLD_COLUMNS, [(*h, stamp) for h in chunk.households]),
+            ("registry_citizen", CITIZEN_COLUMNS, [(*c, 1, stamp, stamp) for c in chunk.citizens]),
+            (
+                "registry_citizen_change",
+                CHANGE_COLUMNS,
+                [(c[0], 1, stamp, "system:seed", REASON, INITIAL_CHANGES) for c in chunk.citizens],
+            ),
+        ):
+            placeholders = ", ".join("?" for _ in cols)
+            self.conn.exec_driver_sql(
+                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({placeholders})",
+                [tuple(_sqlite_value(v) for v in r) for r in rows],
+            )
 
 
 def _sqlite_value(v: Any) -> Any:
@@ -154,16 +227,27 @@ def seed_city(
                 )
                 + 1
             )
-            loader = _Loader(conn)
-            for chunk in generate_city(citizens, seed, wards, first_household_id=first_id):
-                loader.load(chunk)
-                households += len(chunk.households)
-                sample = sample or next(
-                    (str(c[0]) for c in chunk.citizens if c[13] == "alive"), None
+            postgres = conn.dialect.name == "postgresql"
+            if postgres:
+                households, sample = _postgres_parallel_load(
+                    conn,
+                    citizens=citizens,
+                    seed=seed,
+                    wards=wards,
+                    first_id=first_id,
+                    progress=progress,
                 )
-                if progress:
-                    progress(len(chunk.citizens))
-            if loader.postgres:
+            else:
+                loader = _Loader(conn)
+                for chunk in generate_city(citizens, seed, wards, first_household_id=first_id):
+                    loader.load(chunk)
+                    households += len(chunk.households)
+                    sample = sample or next(
+                        (str(c[0]) for c in chunk.citizens if c[13] == "alive"), None
+                    )
+                    if progress:
+                        progress(len(chunk.citizens))
+            if postgres:
                 conn.execute(
                     text(
                         "SELECT setval(pg_get_serial_sequence('registry_household', 'id'), "
