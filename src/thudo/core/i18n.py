@@ -32,17 +32,28 @@ def _catalog(lang: str) -> dict[str, str]:
     }
 
 
+def N_(message: str) -> str:
+    """Marks a text for translation where it is defined; it is translated where shown."""
+    return message
+
+
 def gettext(message: str, lang: str) -> str:
     if lang == "vi":
         return message
     return _catalog(lang).get(message, message)
 
 
-def request_language(conn: HTTPConnection) -> str:
-    """?lang= wins, then the lang cookie, then Accept-Language; Vietnamese by default."""
+def request_language(conn: HTTPConnection, *, negotiate: bool = True) -> str:
+    """?lang= wins, then the lang cookie, then (for APIs) Accept-Language; else Vietnamese.
+
+    Pages do not negotiate: the portal is Vietnamese first whatever the browser's
+    language, and English is one click away (and remembered).
+    """
     asked = conn.query_params.get("lang") or conn.cookies.get(LANG_COOKIE)
     if asked in LANGUAGES:
         return asked
+    if not negotiate:
+        return "vi"
     header = conn.headers.get("accept-language", "")
     best, best_q = "vi", -1.0
     for part in header.split(","):

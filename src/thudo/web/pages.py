@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from thudo.core.i18n import N_
 from thudo.web.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -12,34 +13,48 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 # What the portal offers, and honestly how far each part is.
 OFFERS = [
     {
-        "title": "Dữ liệu dân cư dùng chung",
-        "text": "Một cơ sở dữ liệu dân cư cho mọi dịch vụ: biểu mẫu tự điền, dữ liệu ngành được đối chiếu và làm sạch.",
-        "status": "Đang hoạt động: tra cứu, cập nhật có lịch sử, đối chiếu hàng loạt.",
+        "live": True,
+        "title": N_("Dữ liệu dân cư dùng chung"),
+        "text": N_(
+            "Một cơ sở dữ liệu dân cư cho mọi dịch vụ: biểu mẫu tự điền, dữ liệu ngành được đối chiếu và làm sạch."
+        ),
+        "status": N_(
+            "Tra cứu, cập nhật có lý do và lịch sử, đối chiếu hàng loạt cho cơ quan được cấp quyền."
+        ),
     },
     {
-        "title": "Địa giới hành chính sau sáp nhập",
-        "text": "126 phường, xã của Hà Nội từ 1/7/2025, và cách tra địa chỉ cũ sang phường, xã mới.",
-        "status": "Đang hoạt động.",
+        "live": True,
+        "title": N_("Địa giới hành chính sau sáp nhập"),
+        "text": N_(
+            "34 tỉnh, thành phố và 126 phường, xã của Hà Nội từ 1/7/2025; tra địa chỉ cũ sang phường, xã mới."
+        ),
+        "status": N_("Danh mục đơn vị hành chính mới và cũ, chuyển đổi địa chỉ."),
     },
     {
-        "title": "Định danh điện tử",
-        "text": "Đăng nhập một lần bằng tài khoản định danh điện tử mức độ 1 và 2.",
-        "status": "Đang xây dựng.",
+        "live": False,
+        "title": N_("Định danh điện tử"),
+        "text": N_("Đăng nhập một lần bằng tài khoản định danh điện tử mức độ 1 và 2."),
+        "status": N_("Đang xây dựng."),
     },
     {
-        "title": "Dịch vụ công trực tuyến",
-        "text": "Nộp, theo dõi hồ sơ, thanh toán không dùng tiền mặt, nhận kết quả có chữ ký số.",
-        "status": "Đang xây dựng.",
+        "live": False,
+        "title": N_("Dịch vụ công trực tuyến"),
+        "text": N_(
+            "Nộp, theo dõi hồ sơ, thanh toán không dùng tiền mặt, nhận kết quả có chữ ký số."
+        ),
+        "status": N_("Đang xây dựng."),
     },
     {
-        "title": "iHanoi",
-        "text": "Phản ánh kiến nghị, khảo sát ý kiến, kiến nghị cử tri, tìm bãi đỗ xe.",
-        "status": "Đang xây dựng.",
+        "live": False,
+        "title": N_("iHanoi"),
+        "text": N_("Phản ánh kiến nghị, khảo sát ý kiến, kiến nghị cử tri, tìm bãi đỗ xe."),
+        "status": N_("Đang xây dựng."),
     },
     {
-        "title": "Sổ sức khỏe điện tử",
-        "text": "Hồ sơ sức khỏe và khám chữa bệnh bảo hiểm y tế bằng căn cước.",
-        "status": "Đang xây dựng.",
+        "live": False,
+        "title": N_("Sổ sức khỏe điện tử"),
+        "text": N_("Hồ sơ sức khỏe và khám chữa bệnh bảo hiểm y tế bằng căn cước."),
+        "status": N_("Đang xây dựng."),
     },
 ]
 

@@ -35,7 +35,7 @@ env = Environment(
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    lang = request_language(request)
+    lang = request_language(request, negotiate=False)
 
     def _(message: str, **kwargs: Any) -> str:
         text = gettext(message, lang)
