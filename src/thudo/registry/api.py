@@ -8,8 +8,10 @@ from urllib.parse import unquote
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.audit.service import Read, record_read, record_reads
+from thudo.core.db import gc_paused
 from thudo.core.deps import SessionDep, SettingsDep
 from thudo.core.errors import DomainError, FieldError, Message, validation_error
 from thudo.core.idempotency import remember, replay, request_fingerprint
@@ -238,6 +240,13 @@ async def verify(
             f"At most {settings.verify_max_rows:,} rows per batch.",
             status=413,
         )
+    with gc_paused():
+        return await _verify_batch(session, actor, purpose, rows)
+
+
+async def _verify_batch(
+    session: AsyncSession, actor: Actor, purpose: str, rows: list[Any]
+) -> Response:
     answers, summary = await verify_rows(session=session, rows=rows)
     await record_reads(
         session=session, actor=actor, action="verify", purpose=purpose if purpose != DEFAULT_PURPOSE else "đối chiếu dữ liệu",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
 from thudo.core.clock import now
-from thudo.core.db import is_sqlite, sync_url
+from thudo.core.db import copy_lines, is_sqlite, sync_url
 from thudo.core.text import fold
 from thudo.registry.synthetic import REASON, CityChunk, WardRef, generate_city
 
@@ -58,24 +58,12 @@ def count_citizens(conn: Connection) -> int:
     return int(conn.execute(text("SELECT count(*) FROM registry_citizen")).scalar_one())
 
 
-def _copy_text(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    s = value.isoformat() if isinstance(value, dt.date | dt.datetime) else str(value)
-    return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
-def _lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
-    for row in rows:
-        yield "\t".join(_copy_text(v) for v in row) + "\n"
-
-
 def copy_payload(chunk: CityChunk, stamp: dt.datetime) -> tuple[str, str, str]:
     """The COPY text of one chunk for the three tables (done in the generator process)."""
-    households = "".join(_lines((*h, stamp) for h in chunk.households))
-    citizens = "".join(_lines((*c, 1, stamp, stamp) for c in chunk.citizens))
+    households = "".join(copy_lines((*h, stamp) for h in chunk.households))
+    citizens = "".join(copy_lines((*c, 1, stamp, stamp) for c in chunk.citizens))
     changes = "".join(
-        _lines((c[0], 1, stamp, "system:seed", REASON, INITIAL_CHANGES) for c in chunk.citizens)
+        copy_lines((c[0], 1, stamp, "system:seed", REASON, INITIAL_CHANGES) for c in chunk.citizens)
     )
     return households, citizens, changes
 

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from thudo.core.db import create_engine, session_factory
+from thudo.core.db import create_engine, gc_paused, session_factory
 from thudo.core.settings import get_settings
 
 app = typer.Typer(help="Population registry jobs", no_args_is_help=True)
@@ -79,7 +79,8 @@ def verify_file(
                     nonlocal offset
                     rows = [{k: (v if v != "" else None) for k, v in r.items()} for r in chunk]
                     async with factory() as session:
-                        answers, _ = await verify_rows(session=session, rows=rows)
+                        with gc_paused():
+                            answers, _ = await verify_rows(session=session, rows=rows)
                         await record_reads(
                             session=session, actor=actor, action="verify", purpose=purpose,
                             reads=[Read(str(a["personal_id"]), ["full_name", "birth_date", "sex", "permanent_ward_code", "status"])
