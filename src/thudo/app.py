@@ -53,6 +53,9 @@ def create_app(settings: Settings | None = None, *, access_log: bool = True) -> 
     )
     app.state.settings = settings
     app.state.engine = None
+    # Tests bind every session to one rolled-back transaction; hot paths that open their
+    # own autocommit connection must then use the session instead.
+    app.state.shared_transaction = False
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, access_log_enabled=access_log)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.audit.models import AuditEvent, AuditSeal
 from thudo.core.clock import now
-from thudo.core.db import copy_rows, dialect_name
+from thudo.core.db import copy_rows, dialect_name, raw_execute
 from thudo.identity.deps import Actor
 
 GENESIS = "0" * 64
@@ -147,8 +147,22 @@ async def seal_pending(*, session: AsyncSession, batch: int = 5000) -> int:
         digest = chain_hash(prev, values)
         updates.append({"id": row["id"], "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
-    if updates:
+    if updates and dialect_name(session) == "postgresql":
+        await raw_execute(
+            session,
+            "UPDATE audit_event AS a SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[]) "
+            "AS v(id, seq, prev_hash, hash) WHERE a.id = v.id",
+            (
+                [u["id"] for u in updates],
+                [u["seq"] for u in updates],
+                [u["prev_hash"] for u in updates],
+                [u["hash"] for u in updates],
+            ),
+        )
+    elif updates:
         await session.execute(update(AuditEvent), updates)
+    if updates:
         session.add(AuditSeal(sealed_at=now(), last_seq=seq, last_hash=prev, count=len(updates)))
         await session.flush()
     return len(updates)

@@ -165,6 +165,15 @@ async def copy_rows(
         await copy.write("".join(copy_lines(rows)))
 
 
+async def raw_execute(session: AsyncSession, sql: str, params: Sequence[Any]) -> None:
+    """PostgreSQL only: one statement on the driver directly, in the session's transaction."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    async with driver.cursor() as cur:
+        await cur.execute(sql, params)
+
+
 async def raw_fetch(
     session: AsyncSession, sql: str, params: Sequence[Any]
 ) -> list[tuple[Any, ...]]:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from thudo.core.clock import now
 from thudo.core.errors import DomainError, FieldError, Message, not_found, validation_error
 from thudo.core.text import fold
 from thudo.geo.models import Ward
+from thudo.identity.deps import Actor
 from thudo.registry.models import Citizen, CitizenChange, Household
 from thudo.registry.personal_id import consistency_problem
 from thudo.registry.schemas import CitizenCreate, CitizenUpdate
@@ -69,6 +72,67 @@ async def get_citizen(*, session: AsyncSession, personal_id: str) -> Citizen:
     if citizen is None:
         raise not_found("công dân có số định danh", "citizen with personal ID", personal_id)
     return citizen
+
+
+_CITIZEN_TABLE = Citizen.__table__
+
+
+async def get_citizen_record(*, session: AsyncSession, personal_id: str) -> Mapping[Any, Any]:
+    """The citizen's row as a mapping, without ORM identity tracking (read-only hot path)."""
+    row = (
+        (
+            await session.execute(
+                select(_CITIZEN_TABLE).where(_CITIZEN_TABLE.c.personal_id == personal_id)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise not_found("công dân có số định danh", "citizen with personal ID", personal_id)
+    return row
+
+
+_READ_AND_AUDIT = """
+WITH c AS (SELECT * FROM registry_citizen WHERE personal_id = %(pid)s),
+a AS (
+    INSERT INTO audit_event (occurred_at, actor, actor_unit, client_id, action,
+                             subject_personal_id, fields, purpose, detail)
+    SELECT %(at)s, %(actor)s, %(unit)s, %(client)s, 'read', c.personal_id, %(fields)s::json,
+           %(purpose)s, '{}'::json
+    FROM c
+)
+SELECT * FROM c
+"""
+
+
+async def read_citizen_audited(
+    *, engine: AsyncEngine, personal_id: str, actor: Actor, purpose: str, fields: Sequence[str]
+) -> Mapping[str, Any]:
+    """PostgreSQL hot path: the read and its audit record in ONE autocommitted statement.
+
+    One round trip instead of four (BEGIN, SELECT, INSERT, COMMIT); the statement is
+    atomic, so the audit row exists exactly when the data were returned.
+    """
+    from psycopg.rows import dict_row
+
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        async with driver.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                _READ_AND_AUDIT,
+                {
+                    "pid": personal_id, "at": now(), "actor": actor.ref, "unit": actor.unit_code,
+                    "client": actor.client_id, "fields": json.dumps(list(fields)),
+                    "purpose": purpose[:200],
+                },
+            )  # fmt: skip
+            row: dict[str, Any] | None = await cur.fetchone()
+    if row is None:
+        raise not_found("công dân có số định danh", "citizen with personal ID", personal_id)
+    return row
 
 
 async def create_citizen(
