@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     # The city this deployment serves (GSO province code); Hà Nội is 01.
     city_province_code: str = "01"
     verify_max_rows: int = 100_000
-    db_pool_size: int = 10
+    # Connections per process; up to twice as many under bursts (overflow).
+    db_pool_size: int = 20
     db_echo: bool = False
 
     @model_validator(mode="after")
