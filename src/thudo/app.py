@@ -56,7 +56,9 @@ def create_app(settings: Settings | None = None, *, access_log: bool = True) -> 
     # Tests bind every session to one rolled-back transaction; hot paths that open their
     # own autocommit connection must then use the session instead.
     app.state.shared_transaction = False
-    install_error_handlers(app)
+    from thudo.web.pages import html_error_page
+
+    install_error_handlers(app, html_page=html_error_page)
     app.add_middleware(RequestContextMiddleware, access_log_enabled=access_log)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

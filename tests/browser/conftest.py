@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 800}
 
 
 def _free_port() -> int:
@@ -66,7 +67,7 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         cwd=Path(__file__).resolve().parents[2],
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:
         try:
             if httpx.get(base + "/readyz", timeout=1).status_code == 200:
@@ -97,17 +98,35 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(locale="vi-VN")
+    """A desktop browser window (1280x800), its console watched."""
+    context = await browser.new_context(viewport=DESKTOP, locale="vi-VN")
     p = await context.new_page()
+    _watch_console(p)
     yield p
     await context.close()
 
 
 @pytest.fixture
 async def phone_page(browser: Browser) -> AsyncIterator[Page]:
+    """A small phone (360x740, touch), its console watched."""
     context = await browser.new_context(
         viewport=PHONE, is_mobile=True, has_touch=True, locale="vi-VN"
     )
     p = await context.new_page()
+    _watch_console(p)
     yield p
     await context.close()
+
+
+CONSOLE_ERRORS: dict[int, list[str]] = {}
+
+
+def _watch_console(page: Page) -> None:
+    """Keep the page's console errors (CSP violations, script failures) for console_errors()."""
+    errors = CONSOLE_ERRORS[id(page)] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+
+def console_errors(page: Page) -> list[str]:
+    return CONSOLE_ERRORS.get(id(page), [])

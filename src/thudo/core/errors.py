@@ -12,13 +12,14 @@ English); the `_vi`/`_en` twins are always present.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from thudo.core.i18n import request_language
@@ -203,9 +204,22 @@ _HTTP_TITLES: dict[int, Message] = {
 }
 
 
-def install_error_handlers(app: FastAPI) -> None:
+# Renders an error as a page for people: (request, status, title, detail) -> response.
+HtmlErrorPage = Callable[[Request, int, Message, Message | None], Response]
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page; API paths always answer problem+json."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+        "accept", ""
+    )
+
+
+def install_error_handlers(app: FastAPI, *, html_page: HtmlErrorPage | None = None) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        if html_page is not None and wants_html(request):
+            return html_page(request, exc.status, exc.title, exc.detail)
         return problem_response(exc, request_language(request))
 
     @app.exception_handler(RequestValidationError)
@@ -216,6 +230,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Any:
         title = _HTTP_TITLES.get(exc.status_code, Message("Lỗi", "Error"))
+        if html_page is not None and wants_html(request):
+            return html_page(request, exc.status_code, title, None)
         detail = exc.detail if isinstance(exc.detail, str) else None
         error = DomainError(
             code=f"http-{exc.status_code}",
@@ -227,8 +243,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(error, request_language(request))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled_error", path=request.url.path)
+        if html_page is not None and wants_html(request):
+            return html_page(request, 500, Message("Lỗi hệ thống", "Internal error"), None)
         error = DomainError(
             code="internal-error",
             status=500,

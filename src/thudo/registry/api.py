@@ -57,26 +57,29 @@ Purpose = Annotated[str, Depends(purpose_of)]
 
 @router.get("/citizens/{personal_id}", response_model=CitizenOut, summary="Read a citizen")
 async def get_citizen(
-    request: Request, personal_id: PathId, session: SessionDep, actor: Reader, purpose: Purpose
+    request: Request, personal_id: PathId, actor: Reader, purpose: Purpose
 ) -> Any:
-    engine = request.app.state.engine
-    if (
-        engine is not None
-        and engine.dialect.name == "postgresql"
-        and not request.app.state.shared_transaction
-    ):
-        # The hot path of partner systems: read and audit in one atomic statement.
+    # The hot path of partner systems: no session unless needed.
+    state = request.app.state
+    if state.engine.dialect.name == "postgresql" and not state.shared_transaction:
+        # Read and audit in one atomic, autocommitted statement: one round trip.
         return await service.read_citizen_audited(
-            engine=engine, personal_id=personal_id, actor=actor, purpose=purpose, fields=ALL_FIELDS
+            engine=state.engine,
+            personal_id=personal_id,
+            actor=actor,
+            purpose=purpose,
+            fields=ALL_FIELDS,
         )
-    citizen = await service.get_citizen_record(session=session, personal_id=personal_id)
-    await record_read(
-        session=session,
-        actor=actor,
-        subject_personal_id=personal_id,
-        fields=ALL_FIELDS,
-        purpose=purpose,
-    )
+    async with state.session_factory() as session:
+        citizen = await service.get_citizen_record(session=session, personal_id=personal_id)
+        await record_read(
+            session=session,
+            actor=actor,
+            subject_personal_id=personal_id,
+            fields=ALL_FIELDS,
+            purpose=purpose,
+        )
+        await session.commit()
     return citizen
 
 
