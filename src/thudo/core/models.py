@@ -3,6 +3,15 @@
 from thudo.audit import models as audit_models
 from thudo.core import idempotency as core_idempotency
 from thudo.geo import models as geo_models
+from thudo.identity import models as identity_models
+from thudo.notify import models as notify_models
 from thudo.registry import models as registry_models
 
-__all__ = ["audit_models", "core_idempotency", "geo_models", "registry_models"]
+__all__ = [
+    "audit_models",
+    "core_idempotency",
+    "geo_models",
+    "identity_models",
+    "notify_models",
+    "registry_models",
+]
