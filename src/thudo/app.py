@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from thudo.audit.tasks import seal_forever
-from thudo.core.db import create_engine, session_factory
+from thudo.core.db import create_engine, create_hot_pool, session_factory
 from thudo.core.errors import install_error_handlers
 from thudo.core.health import router as health_router
 from thudo.core.logging import configure_logging
 from thudo.core.middleware import RequestContextMiddleware
 from thudo.core.settings import Settings, get_settings
+from thudo.jobs import runner as jobs
 from thudo.web.templating import STATIC_DIR
 
 
@@ -32,15 +32,21 @@ def create_app(settings: Settings | None = None, *, access_log: bool = True) -> 
                 settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
             )
             app.state.session_factory = session_factory(app.state.engine)
-        sealer = asyncio.create_task(seal_forever(app.state.session_factory))
-        try:
+            if app.state.engine.dialect.name == "postgresql":
+                app.state.hot_pool = await create_hot_pool(
+                    settings.database_url, size=settings.db_pool_size
+                )
+        # What is alive now lives as long as the process: keep it out of every collection.
+        gc.collect()
+        gc.freeze()
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.jobs_in_web:
+                await stack.enter_async_context(jobs.running(app.state.session_factory))
             yield
-        finally:
-            sealer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sealer
-            if own_engine:
-                await app.state.engine.dispose()
+        if own_engine:
+            if app.state.hot_pool is not None:
+                await app.state.hot_pool.close()
+            await app.state.engine.dispose()
 
     app = FastAPI(
         title="Thủ Đô Số API",
@@ -56,6 +62,9 @@ def create_app(settings: Settings | None = None, *, access_log: bool = True) -> 
     # Tests bind every session to one rolled-back transaction; hot paths that open their
     # own autocommit connection must then use the session instead.
     app.state.shared_transaction = False
+    # asyncpg pool for the hottest PostgreSQL reads; None on SQLite and in tests, whose
+    # sessions share one rolled-back transaction.
+    app.state.hot_pool = None
     from thudo.web.pages import html_error_page
 
     install_error_handlers(app, html_page=html_error_page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -16,13 +17,27 @@ app.add_typer(db_app, name="db")
 
 def _register_subcommands() -> None:
     from thudo.audit.cli import app as audit_app
+    from thudo.jobs.cli import app as jobs_app
     from thudo.registry.cli import app as registry_app
 
     app.add_typer(audit_app, name="audit")
+    app.add_typer(jobs_app, name="jobs")
     app.add_typer(registry_app, name="registry")
 
 
 _register_subcommands()
+
+
+def _lower_priority_and_die_with_parent() -> None:
+    """In the jobs child, before exec: nice 10, and SIGTERM when `thudo serve` dies
+    (uvicorn re-raises the signal that stopped it, so no `finally` would run)."""
+    import ctypes
+    import signal
+
+    os.nice(10)
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 @app.command()
@@ -32,21 +47,44 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes"),
     reload: bool = typer.Option(False, help="Reload on code changes (development)"),
     access_log: bool = typer.Option(True, help="Log every request"),
+    jobs: bool = typer.Option(
+        True, help="Start the periodic-task process (thudo jobs run) beside the web workers"
+    ),
 ) -> None:
     """Serve the portal and the APIs."""
+    import subprocess
+    import sys
+
     import uvicorn
 
     if not access_log:
         os.environ["THUDO_ACCESS_LOG"] = "0"
-    uvicorn.run(
-        "thudo.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        access_log=False,
-        proxy_headers=True,
-    )
+    runner = None
+    if jobs:
+        # Its own process, at a lower priority: web workers never wait on it.
+        os.environ["THUDO_JOBS_IN_WEB"] = "false"
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "thudo.cli", "jobs", "run"],
+            env={**os.environ, "THUDO_JOBS_IN_WEB": "true"},
+            preexec_fn=_lower_priority_and_die_with_parent,
+        )
+    try:
+        uvicorn.run(
+            "thudo.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            reload=reload,
+            access_log=False,
+            proxy_headers=True,
+        )
+    finally:
+        if runner is not None:
+            runner.terminate()
+            try:
+                runner.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                runner.kill()
 
 
 @db_app.command("upgrade")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import httpx
@@ -13,9 +14,12 @@ from tests.conftest import ADMIN_TOKEN
 from tests.registry.factories import citizen_payload
 from thudo.app import create_app
 from thudo.audit.models import AuditEvent
-from thudo.core.db import session_factory
+from thudo.core.db import create_hot_pool, session_factory
+from thudo.core.errors import DomainError
 from thudo.core.settings import Settings
+from thudo.identity.deps import Actor
 from thudo.registry.models import Citizen, CitizenChange
+from thudo.registry.service import read_citizen_audited
 
 
 @pytest.fixture
@@ -26,9 +30,16 @@ async def committing_client(
     app = create_app(settings, access_log=False)
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
+    if engine.dialect.name == "postgresql":
+        # The deployed PostgreSQL hot path: asyncpg, read and audit in one statement.
+        app.state.hot_pool = await create_hot_pool(settings.database_url, size=2)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+    finally:
+        if app.state.hot_pool is not None:
+            await app.state.hot_pool.close()
 
 
 async def test_a_read_returns_the_citizen_and_leaves_exactly_one_audit_record(
@@ -60,6 +71,50 @@ async def test_a_read_returns_the_citizen_and_leaves_exactly_one_audit_record(
             )
             assert nothing is None
     finally:
+        async with factory() as s:
+            await s.execute(delete(AuditEvent).where(AuditEvent.subject_personal_id == pid))
+            await s.execute(delete(CitizenChange).where(CitizenChange.personal_id == pid))
+            await s.execute(delete(Citizen).where(Citizen.personal_id == pid))
+            await s.commit()
+
+
+@pytest.mark.skipif(
+    "postgresql" not in os.environ.get("THUDO_TEST_DATABASE_URL", ""),
+    reason="the asyncpg hot path exists on PostgreSQL only (the PostgreSQL run covers it)",
+)
+async def test_a_hot_path_read_outside_the_readers_wards_is_not_found_and_not_audited(
+    committing_client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings
+) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    payload = citizen_payload(full_name="Lê Văn Hậu")
+    pid, ward = payload["personal_id"], payload["permanent_ward_code"]
+    factory = session_factory(engine)
+    reader = Actor(kind="staff", id="7", name="Cán bộ", scopes=frozenset({"registry:read"}))
+    pool = await create_hot_pool(settings.database_url, size=1)
+    try:
+        assert (
+            await committing_client.post("/api/v1/registry/citizens", json=payload, headers=headers)
+        ).status_code == 201
+        with pytest.raises(DomainError) as refused:
+            await read_citizen_audited(
+                pool=pool, personal_id=pid, actor=reader, purpose="x", fields=["full_name"],
+                wards=["99999"],
+            )  # fmt: skip
+        assert refused.value.status == 404
+        row = await read_citizen_audited(
+            pool=pool, personal_id=pid, actor=reader, purpose="x", fields=["full_name"],
+            wards=[ward],
+        )  # fmt: skip
+        assert row["full_name"] == "Lê Văn Hậu"
+        async with factory() as s:
+            actors = list(
+                await s.scalars(
+                    select(AuditEvent.actor).where(AuditEvent.subject_personal_id == pid)
+                )
+            )
+            assert actors == ["staff:7"]
+    finally:
+        await pool.close()
         async with factory() as s:
             await s.execute(delete(AuditEvent).where(AuditEvent.subject_personal_id == pid))
             await s.execute(delete(CitizenChange).where(CitizenChange.personal_id == pid))

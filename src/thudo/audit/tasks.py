@@ -1,11 +1,9 @@
-"""The sealer: chains newly recorded reads every second, in every web process.
+"""The sealer: chains newly recorded reads; a periodic task (thudo.jobs.runner).
 
 Several processes may run it; PostgreSQL's advisory lock lets one seal at a time.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,14 +22,3 @@ async def seal_once(factory: async_sessionmaker[AsyncSession]) -> int:
         total += sealed
         if sealed == 0:
             return total
-
-
-async def seal_forever(factory: async_sessionmaker[AsyncSession], interval: float = 1.0) -> None:
-    while True:
-        try:
-            await seal_once(factory)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("audit_seal_failed")
-        await asyncio.sleep(interval)

@@ -201,3 +201,22 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+async def create_hot_pool(url: str, *, size: int) -> Any:
+    """An asyncpg pool for the hottest PostgreSQL reads (registry lookup, check-in).
+
+    Measured (bench/registry_get_bench.py): SQLAlchemy's pool checkout plus psycopg's
+    per-query Python work took about 40% of a worker's CPU on a one-statement request;
+    asyncpg with its prepared-statement cache does the same round trip for a fraction.
+    Everything else keeps using SQLAlchemy sessions.
+    """
+    import asyncpg
+
+    async def keep_as_is(_conn: Any) -> None:
+        # The pool runs single autocommitted statements that leave no session state
+        # behind, so the default reset (a round trip of RESET ALL, UNLISTEN, …) is skipped.
+        return None
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return await asyncpg.create_pool(dsn, min_size=1, max_size=size, reset=keep_as_is)

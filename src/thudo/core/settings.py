@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Connections per process; up to twice as many under bursts (overflow).
     db_pool_size: int = 20
     db_echo: bool = False
+    # Run the periodic tasks (audit sealing, …) inside each web process. `thudo serve`
+    # runs them in a separate `thudo jobs run` process instead and turns this off.
+    jobs_in_web: bool = True
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:

@@ -1,1 +1,1 @@
-"""jobs."""
+"""Background work: periodic tasks run by `thudo jobs run` (or inside the web process)."""

@@ -61,10 +61,10 @@ async def get_citizen(
 ) -> Any:
     # The hot path of partner systems: no session unless needed.
     state = request.app.state
-    if state.engine.dialect.name == "postgresql" and not state.shared_transaction:
+    if state.hot_pool is not None:
         # Read and audit in one atomic, autocommitted statement: one round trip.
         return await service.read_citizen_audited(
-            engine=state.engine,
+            pool=state.hot_pool,
             personal_id=personal_id,
             actor=actor,
             purpose=purpose,

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.core.clock import now
 from thudo.core.errors import DomainError, FieldError, Message, not_found, validation_error
@@ -94,12 +94,16 @@ async def get_citizen_record(*, session: AsyncSession, personal_id: str) -> Mapp
 
 
 _READ_AND_AUDIT = """
-WITH c AS (SELECT * FROM registry_citizen WHERE personal_id = %(pid)s),
+WITH c AS (
+    SELECT * FROM registry_citizen
+    WHERE personal_id = $1
+      AND ($8::varchar[] IS NULL OR permanent_ward_code = ANY($8::varchar[])
+           OR temporary_ward_code = ANY($8::varchar[]))
+),
 a AS (
     INSERT INTO audit_event (occurred_at, actor, actor_unit, client_id, action,
                              subject_personal_id, fields, purpose, detail)
-    SELECT %(at)s, %(actor)s, %(unit)s, %(client)s, 'read', c.personal_id, %(fields)s::json,
-           %(purpose)s, '{}'::json
+    SELECT $2, $3, $4, $5, 'read', c.personal_id, $6::json, $7, '{}'::json
     FROM c
 )
 SELECT * FROM c
@@ -107,32 +111,30 @@ SELECT * FROM c
 
 
 async def read_citizen_audited(
-    *, engine: AsyncEngine, personal_id: str, actor: Actor, purpose: str, fields: Sequence[str]
+    *,
+    pool: Any,
+    personal_id: str,
+    actor: Actor,
+    purpose: str,
+    fields: Sequence[str],
+    wards: Sequence[str] | None = None,
 ) -> Mapping[str, Any]:
     """PostgreSQL hot path: the read and its audit record in ONE autocommitted statement.
 
     One round trip instead of four (BEGIN, SELECT, INSERT, COMMIT); the statement is
-    atomic, so the audit row exists exactly when the data were returned.
+    atomic, so the audit row exists exactly when the data were returned. `pool` is the
+    asyncpg pool (core.db.create_hot_pool); `wards`, when given, limits the read to
+    citizens living (permanently or temporarily) in those wards, else it is not found.
     """
-    from psycopg.rows import dict_row
-
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        raw = await conn.get_raw_connection()
-        driver: Any = raw.driver_connection
-        async with driver.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                _READ_AND_AUDIT,
-                {
-                    "pid": personal_id, "at": now(), "actor": actor.ref, "unit": actor.unit_code,
-                    "client": actor.client_id, "fields": json.dumps(list(fields)),
-                    "purpose": purpose[:200],
-                },
-            )  # fmt: skip
-            row: dict[str, Any] | None = await cur.fetchone()
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            _READ_AND_AUDIT,
+            personal_id, now(), actor.ref, actor.unit_code, actor.client_id,
+            json.dumps(list(fields)), purpose[:200], list(wards) if wards is not None else None,
+        )  # fmt: skip
     if row is None:
         raise not_found("công dân có số định danh", "citizen with personal ID", personal_id)
-    return row
+    return dict(row)
 
 
 async def create_citizen(

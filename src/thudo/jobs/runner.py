@@ -1,0 +1,75 @@
+"""Periodic tasks, run in their own process by `thudo jobs run` — which `thudo serve`
+starts beside the web workers — or inside the web process when `THUDO_JOBS_IN_WEB` is
+true (a single-process deployment, an app mounted by another server).
+
+Measured (bench/registry_get_bench.py): chaining 2,000 audit rows a second inside a web
+worker stalls its event loop for tens of milliseconds each second, which every request in
+flight on that worker waits out; in a separate, lower-priority process it costs the web
+workers nothing but the CPU it uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+log = structlog.get_logger("thudo.jobs")
+
+Factory = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    name: str
+    interval_s: float
+    run: Callable[[Factory], Awaitable[int]]
+
+
+def periodic_tasks() -> list[PeriodicTask]:
+    """Every periodic task of the platform; modules add theirs here."""
+    from thudo.audit.tasks import seal_once
+
+    return [PeriodicTask("audit.seal", 1.0, seal_once)]
+
+
+async def _every(task: PeriodicTask, factory: Factory) -> None:
+    while True:
+        try:
+            done = await task.run(factory)
+            if done:
+                log.debug("periodic_task_done", task=task.name, items=done)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("periodic_task_failed", task=task.name)
+        await asyncio.sleep(task.interval_s)
+
+
+@contextlib.asynccontextmanager
+async def running(factory: Factory):  # type: ignore[no-untyped-def]
+    """Run every periodic task in the background of the current event loop."""
+    tasks = [asyncio.create_task(_every(t, factory), name=t.name) for t in periodic_tasks()]
+    try:
+        yield
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+
+
+async def run_forever(database_url: str) -> None:
+    from thudo.core.db import create_engine, session_factory
+
+    engine = create_engine(database_url, pool_size=2)
+    try:
+        async with running(session_factory(engine)):
+            await asyncio.Event().wait()
+    finally:
+        await engine.dispose()
