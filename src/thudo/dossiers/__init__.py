@@ -1,0 +1,1 @@
+"""One-stop dossiers: submission, the workflow per procedure, time limits in working days."""
