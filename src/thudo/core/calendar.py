@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import holidays
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from thudo.core.clock import VN_TZ
+
 OFFICE_HOURS: tuple[tuple[dt.time, dt.time], ...] = (
     (dt.time(8, 0), dt.time(12, 0)),
     (dt.time(13, 0), dt.time(17, 0)),
