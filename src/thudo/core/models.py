@@ -4,6 +4,7 @@ from thudo.audit import models as audit_models
 from thudo.core import idempotency as core_idempotency
 from thudo.geo import models as geo_models
 from thudo.identity import models as identity_models
+from thudo.jobs import models as jobs_models
 from thudo.notify import models as notify_models
 from thudo.registry import models as registry_models
 
@@ -12,6 +13,7 @@ __all__ = [
     "core_idempotency",
     "geo_models",
     "identity_models",
+    "jobs_models",
     "notify_models",
     "registry_models",
 ]

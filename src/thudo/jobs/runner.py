@@ -33,8 +33,12 @@ class PeriodicTask:
 def periodic_tasks() -> list[PeriodicTask]:
     """Every periodic task of the platform; modules add theirs here."""
     from thudo.audit.tasks import seal_once
+    from thudo.jobs.outbox import deliver_all_due
 
-    return [PeriodicTask("audit.seal", 1.0, seal_once)]
+    return [
+        PeriodicTask("audit.seal", 1.0, seal_once),
+        PeriodicTask("jobs.outbox", 1.0, deliver_all_due),
+    ]
 
 
 async def _every(task: PeriodicTask, factory: Factory) -> None:
