@@ -85,11 +85,13 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 async def _load_reference_data(engine: AsyncEngine) -> None:
-    """Geography is reference data every test may rely on: load it once, committed."""
+    """Geography and organisation units are reference data every test may rely on: load them once, committed."""
     from thudo.geo.service import load_geography
+    from thudo.identity.units import load_units
 
     async with async_sessionmaker(engine, expire_on_commit=False)() as session:
         await load_geography(session=session)
+        await load_units(session=session)
         await session.commit()
 
 

@@ -17,12 +17,14 @@ app.add_typer(db_app, name="db")
 
 def _register_subcommands() -> None:
     from thudo.audit.cli import app as audit_app
+    from thudo.identity.staff_cli import app as staff_app
     from thudo.jobs.cli import app as jobs_app
     from thudo.registry.cli import app as registry_app
 
     app.add_typer(audit_app, name="audit")
     app.add_typer(jobs_app, name="jobs")
     app.add_typer(registry_app, name="registry")
+    app.add_typer(staff_app, name="staff")
 
 
 _register_subcommands()
@@ -138,6 +140,7 @@ def seed(
 
     from thudo.core.db import create_engine, session_factory, sync_url
     from thudo.geo.service import load_geography
+    from thudo.identity.units import load_units
     from thudo.registry.bulk import SeedError, count_citizens, seed_city, write_dirty_copy
 
     settings = get_settings()
@@ -148,6 +151,9 @@ def seed(
         try:
             async with session_factory(engine)() as session:
                 counts = await load_geography(session=session)
+                counts["units"] = await load_units(
+                    session=session, province_code=settings.city_province_code
+                )
                 await session.commit()
                 return counts
         finally:

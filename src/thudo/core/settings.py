@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # Run the periodic tasks (audit sealing, …) inside each web process. `thudo serve`
     # runs them in a separate `thudo jobs run` process instead and turns this off.
     jobs_in_web: bool = True
+    # Assisted service: how long a citizen's consent to a community helper lasts, and how
+    # long the code sent to her phone stays valid.
+    assist_consent_minutes: int = 120
+    assist_code_minutes: int = 10
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:

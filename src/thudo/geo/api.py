@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
+from thudo.core.access import PUBLIC
 from thudo.core.deps import SessionDep
 from thudo.geo import service
 from thudo.geo.models import REFORM_DATE
@@ -23,7 +24,7 @@ from thudo.geo.schemas import (
     WardOut,
 )
 
-router = APIRouter(prefix="/api/v1/geo", tags=["geo"])
+router = APIRouter(prefix="/api/v1/geo", tags=["geo"], dependencies=[PUBLIC])
 Code2 = Annotated[
     str, Query(pattern=r"^[0-9]{2}$", description="GSO province code, e.g. 01 for Hà Nội")
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fastapi import Request
 
@@ -26,6 +26,9 @@ class Actor:
     unit_code: str | None = None
     client_id: str | None = None
     personal_id: str | None = None
+    # Staff: (permission, unit code) for every permission of every active role grant.
+    grants: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    account_id: int | None = None
 
     @property
     def ref(self) -> str:
@@ -33,6 +36,10 @@ class Actor:
 
     def can(self, scope: str) -> bool:
         return "*" in self.scopes or scope in self.scopes
+
+    def units_for(self, scope: str) -> frozenset[str]:
+        """The units in which a staff member holds a permission (empty for others)."""
+        return frozenset(unit for permission, unit in self.grants if permission == scope)
 
 
 def unauthorized() -> DomainError:
@@ -63,10 +70,19 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+SESSION_COOKIE = "thudo_session"
+
+
 async def current_actor(request: Request) -> Actor:
     token = _bearer(request)
     if token is None:
-        raise unauthorized()
+        # A browser signed in to the portal: a citizen, or staff with her roles' permissions.
+        from thudo.identity.staff import actor_from_session_cookie
+
+        actor = await actor_from_session_cookie(request)
+        if actor is None:
+            raise unauthorized()
+        return actor
     admin = request.app.state.settings.admin_token
     if admin is not None and hmac.compare_digest(token.encode(), admin.get_secret_value().encode()):
         return Actor(
@@ -82,6 +98,10 @@ def require(scope: str) -> Callable[[Request], Awaitable[Actor]]:
         actor = await current_actor(request)
         if not actor.can(scope):
             raise forbidden(scope)
+        units = actor.units_for(scope)
+        if units and actor.unit_code not in units:
+            # Audit rows name the unit whose role allowed this action.
+            actor = replace(actor, unit_code=min(units))
         return actor
 
     dependency.__name__ = f"require_{scope.replace(':', '_')}"

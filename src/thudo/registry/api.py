@@ -13,9 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from thudo.audit.service import Read, record_read, record_reads
 from thudo.core.db import gc_paused
 from thudo.core.deps import SessionDep, SettingsDep
-from thudo.core.errors import DomainError, FieldError, Message, validation_error
+from thudo.core.errors import DomainError, FieldError, Message, not_found, validation_error
 from thudo.core.idempotency import remember, replay, request_fingerprint
-from thudo.identity.deps import Actor, require
+from thudo.identity.deps import Actor
+from thudo.identity.permissions import Permission
+from thudo.identity.scoping import (
+    Scoped,
+    ensure_record_in_scope,
+    scoped,
+    scoped_citizen,
+    whole_city_required,
+)
 from thudo.registry import service
 from thudo.registry.schemas import (
     CitizenChangeOut,
@@ -32,9 +40,13 @@ from thudo.registry.verify import verify_rows
 
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
 
-Reader = Annotated[Actor, Depends(require("registry:read"))]
-Writer = Annotated[Actor, Depends(require("registry:write"))]
-Verifier = Annotated[Actor, Depends(require("registry:verify"))]
+# Readers and writers see only the citizens of their units' wards (identity/scoping.py).
+Reader = Annotated[Scoped, Depends(scoped(Permission.REGISTRY_READ))]
+Writer = Annotated[Scoped, Depends(scoped(Permission.REGISTRY_WRITE))]
+Verifier = Annotated[Scoped, Depends(scoped(Permission.REGISTRY_VERIFY))]
+# Routes about one citizen answer 404 before anything else when she is out of scope.
+CitizenReader = Annotated[Scoped, Depends(scoped_citizen(Permission.REGISTRY_READ))]
+CitizenWriter = Annotated[Scoped, Depends(scoped_citizen(Permission.REGISTRY_WRITE))]
 PathId = Annotated[PersonalId, Path(description="12-digit personal ID")]
 DEFAULT_PURPOSE = "tra cứu"
 ALL_FIELDS = list(CitizenOut.model_fields)
@@ -57,10 +69,10 @@ Purpose = Annotated[str, Depends(purpose_of)]
 
 @router.get("/citizens/{personal_id}", response_model=CitizenOut, summary="Read a citizen")
 async def get_citizen(
-    request: Request, personal_id: PathId, actor: Reader, purpose: Purpose
+    request: Request, personal_id: PathId, reader: Reader, purpose: Purpose
 ) -> Any:
     # The hot path of partner systems: no session unless needed.
-    state = request.app.state
+    state, actor = request.app.state, reader.actor
     if state.hot_pool is not None:
         # Read and audit in one atomic, autocommitted statement: one round trip.
         return await service.read_citizen_audited(
@@ -69,9 +81,11 @@ async def get_citizen(
             actor=actor,
             purpose=purpose,
             fields=ALL_FIELDS,
+            wards=None if reader.scope.wards is None else sorted(reader.scope.wards),
         )
     async with state.session_factory() as session:
         citizen = await service.get_citizen_record(session=session, personal_id=personal_id)
+        ensure_record_in_scope(reader.scope, citizen)
         await record_read(
             session=session,
             actor=actor,
@@ -87,10 +101,24 @@ async def get_citizen(
 async def create_citizen(
     data: CitizenCreate,
     session: SessionDep,
-    actor: Writer,
+    writer: Writer,
     response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
+    actor = writer.actor
+    if not writer.scope.allows(data.permanent_ward_code):
+        raise validation_error(
+            [
+                FieldError(
+                    "permanent_ward_code",
+                    "ward_code.out_of_scope",
+                    Message(
+                        "Phường, xã thường trú nằm ngoài phạm vi đơn vị của bạn.",
+                        "The permanent ward is outside your unit's area.",
+                    ),
+                )
+            ]
+        )
     fingerprint = request_fingerprint(data.model_dump(mode="json"))
     if idempotency_key is not None:
         previous = await replay(
@@ -123,10 +151,10 @@ async def create_citizen(
     summary="Correct a citizen record (reason required)",
 )
 async def update_citizen(
-    personal_id: PathId, data: CitizenUpdate, session: SessionDep, actor: Writer
+    personal_id: PathId, data: CitizenUpdate, session: SessionDep, writer: CitizenWriter
 ) -> Any:
     return await service.update_citizen(
-        session=session, personal_id=personal_id, data=data, changed_by=actor.ref
+        session=session, personal_id=personal_id, data=data, changed_by=writer.actor.ref
     )
 
 
@@ -136,12 +164,12 @@ async def update_citizen(
     summary="Every version of a record",
 )
 async def citizen_history(
-    personal_id: PathId, session: SessionDep, actor: Reader, purpose: Purpose
+    personal_id: PathId, session: SessionDep, reader: CitizenReader, purpose: Purpose
 ) -> Any:
     changes = await service.history(session=session, personal_id=personal_id)
     await record_read(
         session=session,
-        actor=actor,
+        actor=reader.actor,
         subject_personal_id=personal_id,
         fields=["history"],
         purpose=purpose,
@@ -153,7 +181,7 @@ async def citizen_history(
 @router.get("/citizens", response_model=CitizenPage, summary="Search by name, birth year and ward")
 async def search_citizens(
     session: SessionDep,
-    actor: Reader,
+    reader: Reader,
     purpose: Purpose,
     q: Annotated[
         str, Query(min_length=2, max_length=150, description="Name, with or without diacritics")
@@ -164,10 +192,11 @@ async def search_citizens(
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> Any:
     items, has_more = await service.search_citizens(
-        session=session, q=q, birth_year=birth_year, ward_code=ward_code, limit=limit, offset=offset
-    )
+        session=session, q=q, birth_year=birth_year, ward_code=ward_code, limit=limit,
+        offset=offset, within=reader.scope.citizen_filter(),
+    )  # fmt: skip
     await record_reads(
-        session=session, actor=actor, reads=[Read(c.personal_id, SUMMARY_FIELDS) for c in items],
+        session=session, actor=reader.actor, reads=[Read(c.personal_id, SUMMARY_FIELDS) for c in items],
         purpose=purpose, action="search", detail={"q": q},
     )  # fmt: skip
     return CitizenPage(
@@ -182,11 +211,13 @@ async def search_citizens(
     "/households/{household_id}", response_model=HouseholdOut, summary="A household and its members"
 )
 async def get_household(
-    household_id: int, session: SessionDep, actor: Reader, purpose: Purpose
+    household_id: int, session: SessionDep, reader: Reader, purpose: Purpose
 ) -> Any:
     household, members = await service.get_household(session=session, household_id=household_id)
+    if not reader.scope.allows(household.ward_code):
+        raise not_found("hộ gia đình", "household", str(household_id))
     await record_reads(
-        session=session, actor=actor, reads=[Read(m.personal_id, SUMMARY_FIELDS) for m in members],
+        session=session, actor=reader.actor, reads=[Read(m.personal_id, SUMMARY_FIELDS) for m in members],
         purpose=purpose, action="household",
     )  # fmt: skip
     return HouseholdOut(
@@ -237,8 +268,15 @@ def _body_error(code: str, vi: str, en: str, status: int = 422) -> DomainError:
     "/verify", summary="Verify a batch of records against the registry", openapi_extra=VERIFY_BODY
 )
 async def verify(
-    request: Request, session: SessionDep, settings: SettingsDep, actor: Verifier, purpose: Purpose
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    verifier: Verifier,
+    purpose: Purpose,
 ) -> Response:
+    if not verifier.scope.whole_city:
+        raise whole_city_required(Permission.REGISTRY_VERIFY)
+    actor = verifier.actor
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.core.clock import now
@@ -308,9 +308,16 @@ async def search_citizens(
     ward_code: str | None = None,
     limit: int = 20,
     offset: int = 0,
+    within: ColumnElement[bool] | None = None,
 ) -> tuple[list[Citizen], bool]:
-    """Diacritics- and case-insensitive search by name (prefix), birth year and ward."""
-    stmt = _search_query(q, birth_year, ward_code).limit(limit + 1).offset(offset)
+    """Diacritics- and case-insensitive search by name (prefix), birth year and ward.
+
+    `within` limits the rows to a reader's scope (identity.scoping.WardScope).
+    """
+    stmt = _search_query(q, birth_year, ward_code)
+    if within is not None:
+        stmt = stmt.where(within)
+    stmt = stmt.limit(limit + 1).offset(offset)
     rows = list(await session.scalars(stmt))
     return rows[:limit], len(rows) > limit
 

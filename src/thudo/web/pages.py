@@ -8,11 +8,12 @@ from datetime import date
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from thudo.core.access import PUBLIC
 from thudo.core.errors import Message
 from thudo.core.i18n import N_
 from thudo.web.templating import component, render, translator
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[PUBLIC])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,106 @@
+"""Staff roles, the permissions each grants, and the units each may be granted in.
+
+A permission is what a route declares (`require(Permission.REGISTRY_READ)`); a role is a
+named set of permissions held in one organisation unit. Partner clients carry the same
+permission names as OAuth scopes.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from thudo.core.errors import Message
+
+
+class Permission(StrEnum):
+    REGISTRY_READ = "registry:read"
+    REGISTRY_WRITE = "registry:write"
+    REGISTRY_VERIFY = "registry:verify"
+    EID_RAISE_LEVEL = "eid:raise_level"
+    ASSIST_ACT = "assist:act"
+    AUDIT_READ = "audit:read"
+    STAFF_MANAGE = "staff:manage"
+    DOSSIER_RECEIVE = "dossier:receive"
+    DOSSIER_READ = "dossier:read"
+    DOSSIER_PROCESS = "dossier:process"
+    DOSSIER_APPROVE = "dossier:approve"
+    COUNCIL_MANAGE = "council:manage"
+    REPORT_READ = "report:read"
+
+
+class Role(StrEnum):
+    ONE_STOP_OFFICER = "one_stop_officer"
+    SPECIALIST = "specialist"
+    APPROVER = "approver"
+    UNIT_ADMIN = "unit_admin"
+    CITY_ADMIN = "city_admin"
+    AUDITOR = "auditor"
+    COMMUNITY_HELPER = "community_helper"
+    COUNCIL_CLERK = "council_clerk"
+    LEADER = "leader"
+
+
+class UnitKind(StrEnum):
+    CITY = "city"
+    DEPARTMENT = "department"
+    WARD_COMMITTEE = "ward_committee"
+    SERVICE_CENTER = "service_center"
+    SERVICE_CENTER_BRANCH = "service_center_branch"
+    COUNCIL_OFFICE = "council_office"
+
+
+# Units bound to one ward see that ward's citizens; the others see the whole city.
+WARD_BOUND_KINDS = frozenset({UnitKind.WARD_COMMITTEE, UnitKind.SERVICE_CENTER_BRANCH})
+
+P = Permission
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ONE_STOP_OFFICER: frozenset(
+        {P.REGISTRY_READ, P.DOSSIER_RECEIVE, P.DOSSIER_READ, P.EID_RAISE_LEVEL}
+    ),
+    Role.SPECIALIST: frozenset({P.REGISTRY_READ, P.DOSSIER_READ, P.DOSSIER_PROCESS}),
+    Role.APPROVER: frozenset({P.REGISTRY_READ, P.DOSSIER_READ, P.DOSSIER_APPROVE}),
+    Role.UNIT_ADMIN: frozenset({P.STAFF_MANAGE}),
+    Role.CITY_ADMIN: frozenset({P.STAFF_MANAGE}),
+    Role.AUDITOR: frozenset({P.AUDIT_READ}),
+    Role.COMMUNITY_HELPER: frozenset({P.ASSIST_ACT}),
+    Role.COUNCIL_CLERK: frozenset({P.COUNCIL_MANAGE}),
+    Role.LEADER: frozenset({P.DOSSIER_READ, P.REPORT_READ}),
+}
+
+# Where each role may be held; None: in any unit.
+ROLE_UNIT_KINDS: dict[Role, frozenset[UnitKind] | None] = {
+    Role.ONE_STOP_OFFICER: None,
+    Role.SPECIALIST: None,
+    Role.APPROVER: None,
+    Role.UNIT_ADMIN: None,
+    Role.CITY_ADMIN: frozenset({UnitKind.CITY}),
+    Role.AUDITOR: None,
+    Role.COMMUNITY_HELPER: frozenset({UnitKind.WARD_COMMITTEE}),
+    Role.COUNCIL_CLERK: frozenset({UnitKind.COUNCIL_OFFICE}),
+    Role.LEADER: None,
+}
+
+ROLE_LABELS: dict[Role, Message] = {
+    Role.ONE_STOP_OFFICER: Message("Cán bộ một cửa", "One-stop officer"),
+    Role.SPECIALIST: Message("Chuyên viên xử lý", "Specialist"),
+    Role.APPROVER: Message("Người phê duyệt", "Approver"),
+    Role.UNIT_ADMIN: Message("Quản trị đơn vị", "Unit administrator"),
+    Role.CITY_ADMIN: Message("Quản trị thành phố", "City administrator"),
+    Role.AUDITOR: Message("Kiểm tra viên nhật ký", "Auditor"),
+    Role.COMMUNITY_HELPER: Message("Tổ công nghệ số cộng đồng", "Community helper"),
+    Role.COUNCIL_CLERK: Message("Chuyên viên Văn phòng HĐND", "Council clerk"),
+    Role.LEADER: Message("Lãnh đạo", "Leader"),
+}
+
+
+def permissions_of(roles: set[Role] | frozenset[Role]) -> frozenset[Permission]:
+    """The union of the permissions of some roles."""
+    out: set[Permission] = set()
+    for role in roles:
+        out |= ROLE_PERMISSIONS[role]
+    return frozenset(out)
+
+
+def role_allowed_in(role: Role, kind: str) -> bool:
+    allowed = ROLE_UNIT_KINDS[role]
+    return allowed is None or kind in allowed
