@@ -237,3 +237,11 @@ async def test_staff_pages_send_anonymous_visitors_to_sign_in(client: httpx.Asyn
     response = await client.get("/can-bo/phan-quyen?unit=HN")
     assert response.status_code == 303
     assert response.headers["location"] == "/dang-nhap?next=/can-bo/phan-quyen%3Funit%3DHN"
+
+
+async def test_the_sign_in_redirect_never_leads_off_the_site(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/can-bo/phan-quyen", headers={"Referer": "http://testserver//evil.example/x"}
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/dang-nhap?next=/"

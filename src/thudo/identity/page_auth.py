@@ -34,9 +34,11 @@ def install_sign_in_redirect(app: FastAPI) -> None:
 def _next(request: Request) -> str:
     # Back to the page after sign-in; a form post comes back to its page, not its action.
     if request.method == "GET":
-        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    referer_path = request.headers.get("referer", "").split(request.url.netloc, 1)[-1]
-    return referer_path if referer_path.startswith("/") else "/"
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        path = request.headers.get("referer", "").split(request.url.netloc, 1)[-1]
+    # Only a path on this site: never "//elsewhere" or "https://elsewhere".
+    return path if path.startswith("/") and not path.startswith(("//", "/\\")) else "/"
 
 
 async def citizen_page(request: Request) -> SignedIn:
