@@ -99,6 +99,7 @@ def scoped(permission: str) -> Callable[..., Awaitable[Scoped]]:
         actor = await requirement(request)
         if not needs_lookup(actor, permission):
             return Scoped(actor, WHOLE_CITY)
+        # Sessions are lazy: no connection is taken when every unit is already cached.
         async with request.app.state.session_factory() as session:
             scope = await ward_scope(session=session, actor=actor, permission=permission)
         return Scoped(actor, scope)

@@ -135,13 +135,20 @@ class UnitInfo:
         return self.kind in WARD_BOUND_KINDS
 
 
+# A unit's code, kind and ward never change once loaded: kept per process after first use.
+_INFO_CACHE: dict[str, UnitInfo] = {}
+
+
 async def unit_infos(*, session: AsyncSession, codes: set[str]) -> list[UnitInfo]:
-    if not codes:
-        return []
-    rows = await session.execute(
-        select(Unit.code, Unit.kind, Unit.ward_code).where(Unit.code.in_(codes))
-    )
-    return [UnitInfo(code, kind, ward) for code, kind, ward in rows]
+    """Kind and ward of some units (unknown codes are left out)."""
+    missing = codes - _INFO_CACHE.keys()
+    if missing:
+        rows = await session.execute(
+            select(Unit.code, Unit.kind, Unit.ward_code).where(Unit.code.in_(missing))
+        )
+        for code, kind, ward in rows:
+            _INFO_CACHE[code] = UnitInfo(code, kind, ward)
+    return [_INFO_CACHE[c] for c in codes if c in _INFO_CACHE]
 
 
 async def get_unit_by_id(*, session: AsyncSession, unit_id: int) -> Unit:
