@@ -9,16 +9,19 @@ import itertools
 import secrets
 from dataclasses import dataclass
 
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.core.clock import now
 from thudo.identity.deps import SESSION_COOKIE
 from thudo.identity.models import Account, RoleGrant, Session, Unit
+from thudo.identity.page_auth import CSRF_COOKIE, csrf_for
 from thudo.registry.models import Citizen, CitizenChange, Household
 from thudo.registry.personal_id import make_personal_id
 
 HOAN_KIEM = "00070"
+TEST_CSRF_COOKIE = "test-browser-csrf-cookie"
 BA_DINH = "00004"
 _serials = itertools.count(500_001)
 
@@ -36,7 +39,7 @@ class Person:
     def headers(self) -> dict[str, str]:
         """Request headers of her signed-in browser."""
         assert self.cookie, "sign her in first"
-        return {"Cookie": f"{SESSION_COOKIE}={self.cookie}"}
+        return {"Cookie": f"{SESSION_COOKIE}={self.cookie}; {CSRF_COOKIE}={TEST_CSRF_COOKIE}"}
 
 
 async def citizen(
@@ -145,3 +148,8 @@ async def sign_in(db: AsyncSession, person: Person, amr: tuple[str, ...] = ("pwd
     await db.commit()
     person.cookie = value
     return value
+
+
+def form_token(app: FastAPI) -> str:
+    """The CSRF token of a form, for the browser whose cookies `Person.headers` sends."""
+    return csrf_for(app.state.settings.secret_key.get_secret_value(), TEST_CSRF_COOKIE)

@@ -25,11 +25,20 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ADMIN_TOKEN
-from tests.identity.people import BA_DINH, HOAN_KIEM, Person, citizen, grant, sign_in
+from tests.identity.people import (
+    BA_DINH,
+    HOAN_KIEM,
+    TEST_CSRF_COOKIE,
+    Person,
+    citizen,
+    form_token,
+    grant,
+    sign_in,
+)
 from thudo.audit.models import AuditEvent
 from thudo.core.access import app_routes, is_public
 from thudo.identity.models import Account, AssistConsent, LevelChange, OneTimeCode
-from thudo.identity.page_auth import csrf_for
+from thudo.identity.page_auth import CSRF_COOKIE
 from thudo.identity.permissions import ROLE_UNIT_KINDS, Role, UnitKind
 from thudo.identity.units import ward_committee_code
 
@@ -125,7 +134,11 @@ async def test_every_route_that_is_not_declared_public_refuses_anonymous_callers
     let_in = []
     for call in calls:
         for accept in ("application/json", "text/html"):
-            response = await client.request(**build_request(call, {}), headers={"Accept": accept})
+            # A valid form token, so that the route's own authentication answers.
+            response = await client.request(
+                **build_request(call, {"csrf_token": form_token(app)}),
+                headers={"Accept": accept, "Cookie": f"{CSRF_COOKIE}={TEST_CSRF_COOKIE}"},
+            )
             refused = response.status_code == 401 or (
                 response.status_code in (302, 303, 307)
                 and response.headers["location"].startswith("/dang-nhap")
@@ -143,14 +156,13 @@ async def _staff_of_ward_a(db: AsyncSession) -> Person:
     return officer
 
 
-def _sample(target: Person, officer: Person, secret: str) -> dict[str, Any]:
-    assert officer.cookie
+def _sample(target: Person, token: str) -> dict[str, Any]:
     return {
         "personal_id": target.personal_id,
         "q": target.full_name,
         "household_id": target.household_id,
         "ward_code": target.ward_code,
-        "csrf_token": csrf_for(secret, officer.cookie),
+        "csrf_token": token,
         "place": "Quầy số 1",
         "purpose": "nộp hồ sơ",
         "step": "lookup",
@@ -163,8 +175,7 @@ async def test_staff_of_one_ward_cannot_read_a_citizen_of_another_ward_through_a
     officer = await _staff_of_ward_a(db)
     elsewhere = await citizen(db, "Lê Thị Phường Khác", BA_DINH, household=True)
     await db.commit()
-    secret = app.state.settings.secret_key.get_secret_value()
-    sample = _sample(elsewhere, officer, secret)
+    sample = _sample(elsewhere, form_token(app))
     leaks, not_refused = [], []
     for call in protected_calls(app):
         response = await client.request(**build_request(call, sample), headers=officer.headers)
@@ -195,8 +206,7 @@ async def test_the_same_staff_member_reads_a_citizen_of_her_own_ward(
     officer = await _staff_of_ward_a(db)
     neighbour = await citizen(db, "Phạm Thị Cùng Phường", HOAN_KIEM, household=True)
     await db.commit()
-    secret = app.state.settings.secret_key.get_secret_value()
-    sample = _sample(neighbour, officer, secret)
+    sample = _sample(neighbour, form_token(app))
     shown = set()
     for call in protected_calls(app):
         if call.method != "GET":

@@ -10,11 +10,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.identity.people import BA_DINH, HOAN_KIEM, Person, citizen, grant, sign_in
+from tests.identity.people import BA_DINH, HOAN_KIEM, Person, citizen, form_token, grant, sign_in
 from thudo.audit.models import AuditEvent
 from thudo.core.clock import now
 from thudo.identity.models import AssistConsent
-from thudo.identity.page_auth import csrf_for
 from thudo.identity.units import ward_committee_code
 from thudo.notify.models import Message
 
@@ -27,7 +26,7 @@ async def _helper(db: AsyncSession) -> Person:
 
 
 def _token(app: FastAPI, person: Person) -> str:
-    return csrf_for(app.state.settings.secret_key.get_secret_value(), person.cookie or "")
+    return form_token(app)
 
 
 async def _ask(app: FastAPI, client: httpx.AsyncClient, helper: Person, elder: Person) -> str:

@@ -7,10 +7,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.identity.people import BA_DINH, HOAN_KIEM, Person, citizen, grant, sign_in
+from tests.identity.people import BA_DINH, HOAN_KIEM, Person, citizen, form_token, grant, sign_in
 from thudo.audit.models import AuditEvent
 from thudo.identity.models import Account, LevelChange, Unit
-from thudo.identity.page_auth import csrf_for
 from thudo.identity.units import branch_code
 
 PAGE = "/can-bo/dinh-danh-muc-2"
@@ -24,7 +23,7 @@ async def _officer(db: AsyncSession) -> Person:
 
 
 def _form(app: FastAPI, officer: Person, **fields: str) -> dict[str, str]:
-    token = csrf_for(app.state.settings.secret_key.get_secret_value(), officer.cookie or "")
+    token = form_token(app)
     return {"csrf_token": token, "place": "Quầy số 3", **fields}
 
 

@@ -10,12 +10,11 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.identity.people import BA_DINH, HOAN_KIEM, Person, citizen, grant, sign_in
+from tests.identity.people import BA_DINH, HOAN_KIEM, Person, citizen, form_token, grant, sign_in
 from thudo.audit.models import AuditEvent
 from thudo.core.clock import now
 from thudo.identity.deps import Actor
 from thudo.identity.models import Account, RoleGrant, Session
-from thudo.identity.page_auth import csrf_for
 from thudo.identity.permissions import ROLE_PERMISSIONS, Permission, Role
 from thudo.identity.scoping import ward_scope
 from thudo.identity.staff import create_staff
@@ -166,7 +165,7 @@ async def _grant_form(
     client: httpx.AsyncClient, app: FastAPI, admin: Person, **form: str
 ) -> httpx.Response:
     assert admin.cookie
-    token = csrf_for(app.state.settings.secret_key.get_secret_value(), admin.cookie)
+    token = form_token(app)
     return await client.post(
         "/can-bo/phan-quyen", data={"csrf_token": token, **form}, headers=admin.headers
     )
@@ -193,7 +192,7 @@ async def test_a_unit_admin_grants_and_revokes_roles_in_her_own_unit_only(
         await db.scalars(select(RoleGrant).where(RoleGrant.account_id == colleague.account_id))
     )
     assert len(grants) == 1
-    token = csrf_for(app.state.settings.secret_key.get_secret_value(), admin.cookie or "")
+    token = form_token(app)
     revoked = await client.post(
         f"/can-bo/phan-quyen/{grants[0].id}/thu-hoi", data={"csrf_token": token},
         headers=admin.headers,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
@@ -12,10 +13,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from thudo.core.errors import DomainError, Message
-from thudo.identity.deps import SESSION_COOKIE, Actor
+from thudo.identity.deps import Actor
 from thudo.identity.staff import SignedIn, actor_from_session_cookie, signed_in_from_request
 
 SIGN_IN_PATH = "/dang-nhap"
+CSRF_COOKIE = "thudo_csrf"
 
 
 class SignInRequired(Exception):
@@ -76,22 +78,39 @@ def staff_page(permission: str) -> Callable[[Request], Awaitable[Actor]]:
 
 
 def csrf_token(request: Request) -> str:
-    """A token bound to the browser session: a forged form from elsewhere cannot know it."""
-    cookie = request.cookies.get(SESSION_COOKIE, "")
+    """The token a form of this page carries: HMAC(secret key, the browser's CSRF cookie).
+
+    Signed double submit: a site that plants a cookie still cannot forge the token. The
+    cookie is made on first use (a web security middleware may have made it already for
+    this request: then it sets the cookie itself).
+    """
+    state = request.scope.setdefault("state", {})
+    cookie = state.get("csrf_cookie") or request.cookies.get(CSRF_COOKIE)
+    if not cookie:
+        cookie = state["csrf_cookie"] = state["csrf_cookie_new"] = secrets.token_urlsafe(32)
     return csrf_for(request.app.state.settings.secret_key.get_secret_value(), cookie)
 
 
+def set_csrf_cookie(request: Request, response: Response) -> None:
+    """Send the CSRF cookie this request made, if it made one."""
+    new = request.scope.get("state", {}).get("csrf_cookie_new")
+    if new:
+        secure = request.app.state.settings.base_url.startswith("https://")
+        response.set_cookie(CSRF_COOKIE, new, httponly=True, samesite="lax", secure=secure)
+
+
 def csrf_for(secret_key: str, cookie: str) -> str:
-    digest = hashlib.sha256(cookie.encode()).hexdigest()
-    return hmac.new(secret_key.encode(), f"csrf:{digest}".encode(), hashlib.sha256).hexdigest()[:40]
+    return hmac.new(secret_key.encode(), f"csrf|{cookie}".encode(), hashlib.sha256).hexdigest()
 
 
 def check_csrf(request: Request, token: str) -> None:
-    if not token or not hmac.compare_digest(token, csrf_token(request)):
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    secret = request.app.state.settings.secret_key.get_secret_value()
+    if not cookie or not token or not hmac.compare_digest(token, csrf_for(secret, cookie)):
         raise DomainError(
-            code="csrf",
+            code="csrf-failed",
             status=403,
-            title=Message("Biểu mẫu đã hết hạn", "Form expired"),
+            title=Message("Biểu mẫu đã hết hạn", "The form has expired"),
             detail=Message(
                 "Vui lòng tải lại trang và gửi lại biểu mẫu.",
                 "Please reload the page and send the form again.",

@@ -19,7 +19,13 @@ from thudo.identity import assist, levels, staff
 from thudo.identity.assist import ActingFor
 from thudo.identity.deps import Actor
 from thudo.identity.models import OneTimeCode, RoleGrant, Unit
-from thudo.identity.page_auth import check_csrf, citizen_page, csrf_token, staff_page
+from thudo.identity.page_auth import (
+    check_csrf,
+    citizen_page,
+    csrf_token,
+    set_csrf_cookie,
+    staff_page,
+)
 from thudo.identity.permissions import ROLE_LABELS, Permission, Role
 from thudo.identity.staff import SignedIn
 from thudo.identity.units import list_units
@@ -45,12 +51,14 @@ def _errors(request: Request, error: DomainError, default_field: str) -> list[tu
 def _page(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
-    return render(
+    response = render(
         request,
         template,
         {"csrf_token": csrf_token(request), "local_time": local_time, **context},
         status_code=status_code,
     )
+    set_csrf_cookie(request, response)
+    return response
 
 
 def local_time(value: dt.datetime) -> str:
