@@ -5,10 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from thudo.core.settings import get_settings
+
+if TYPE_CHECKING:
+    from thudo.identity.staff_demo import DemoStaff
 
 app = typer.Typer(help="Thủ Đô Số — Project 06 platform", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic)", no_args_is_help=True)
@@ -220,6 +224,29 @@ def seed(
             f"{settings.base_url}/api/v1/registry/citizens/{sample}",
             soft_wrap=True,
         )
+    if settings.env != "production":
+        staff = asyncio.run(_demo_staff(settings.database_url))
+        if staff is not None:
+            console.print(
+                f"  Cán bộ mẫu / demo staff: {staff.full_name}, số định danh {staff.personal_id}, "
+                f"mật khẩu '{staff.password}' (bật xác thực hai lớp ở lần đăng nhập đầu); "
+                f"vai trò tại {', '.join(staff.units)}: {settings.base_url}/can-bo",
+                soft_wrap=True,
+            )
+
+
+async def _demo_staff(database_url: str) -> DemoStaff | None:
+    from thudo.core.db import create_engine, session_factory
+    from thudo.identity.staff_demo import ensure_demo_staff
+
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            staff = await ensure_demo_staff(session=session)
+            await session.commit()
+            return staff
+    finally:
+        await engine.dispose()
 
 
 def _safe_url(url: str) -> str:

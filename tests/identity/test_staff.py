@@ -244,3 +244,21 @@ async def test_the_sign_in_redirect_never_leads_off_the_site(client: httpx.Async
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/dang-nhap?next=/"
+
+
+async def test_the_demo_staff_member_gets_roles_in_her_own_ward_once(db: AsyncSession) -> None:
+    from thudo.identity.staff_demo import ensure_demo_staff
+
+    await citizen(db, "Cán Bộ Mẫu Dự Phòng", HOAN_KIEM, account=False)
+    first = await ensure_demo_staff(session=db)
+    again = await ensure_demo_staff(session=db)
+    assert first is not None and again is not None
+    assert again.personal_id == first.personal_id
+    account = await db.scalar(select(Account).where(Account.personal_id == first.personal_id))
+    assert account is not None
+    roles = await db.scalars(
+        select(RoleGrant.role).where(
+            RoleGrant.account_id == account.id, RoleGrant.revoked_at.is_(None)
+        )
+    )
+    assert sorted(roles) == ["community_helper", "one_stop_officer", "unit_admin"]

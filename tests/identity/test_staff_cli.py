@@ -45,7 +45,7 @@ def test_staff_create_prints_a_one_time_password_then_list_and_revoke(
               "--unit", "HN-UBND-00070"],
     )  # fmt: skip
     assert made.exit_code == 0, made.output
-    assert "Mật khẩu dùng một lần" in made.output and "TOTP" in made.output
+    assert "Mật khẩu ban đầu" in made.output and "TOTP" in made.output
     again = runner.invoke(
         app, ["staff", "create", "--personal-id", pid, "--role", "approver",
               "--unit", "HN-UBND-00070"],

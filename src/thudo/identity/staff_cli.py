@@ -68,7 +68,9 @@ def create(
         f"Đã cấp vai trò {ROLE_LABELS[parsed].vi} ({parsed.value}) tại {unit}: {permissions}"
     )
     if made.initial_password:
-        typer.echo("Tài khoản định danh mới. Mật khẩu dùng một lần (đổi khi đăng nhập lần đầu):")
+        typer.echo(
+            "Tài khoản định danh mới. Mật khẩu ban đầu (chỉ in một lần; hãy đổi sau khi đăng nhập):"
+        )
         typer.echo(f"  {made.initial_password}")
     else:
         typer.echo("Dùng tài khoản định danh sẵn có của công dân.")
