@@ -31,12 +31,12 @@ run: install
 serve: install
 	$(BIN)/thudo serve --host 127.0.0.1 --port $(PORT)
 
-# Debian's Chromium for the browser tests (never a downloaded browser).
+# Debian's Chromium for the browser tests (never a downloaded browser), and redis-server.
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installing Debian's chromium for the browser tests"; \
+	@{ command -v chromium && command -v redis-server; } >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium (browser tests) and redis-server (shared rate limits test)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-core >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-core redis-server >/dev/null; }
 
 lint: install
 	$(BIN)/ruff check src tests bench

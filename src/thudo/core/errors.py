@@ -219,7 +219,9 @@ def install_error_handlers(app: FastAPI, *, html_page: HtmlErrorPage | None = No
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
         if html_page is not None and wants_html(request):
-            return html_page(request, exc.status, exc.title, exc.detail)
+            page = html_page(request, exc.status, exc.title, exc.detail)
+            page.headers.update(exc.headers or {})
+            return page
         return problem_response(exc, request_language(request))
 
     @app.exception_handler(RequestValidationError)

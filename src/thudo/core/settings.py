@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     # long the code sent to her phone stays valid.
     assist_consent_minutes: int = 120
     assist_code_minutes: int = 10
+    # Rate limits (sign-in, registration, codes) are kept in memory per process unless a
+    # Redis URL is given (redis://host:6379/0), which several processes then share.
+    redis_url: str | None = None
+    # Where SMS go: "dev" marks them sent without sending (read them at /dev/outbox in
+    # development and test), or "package.module:Factory" for a real gateway's sender.
+    sms_sender: str = "dev"
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:
