@@ -71,6 +71,9 @@ def create_app(settings: Settings | None = None, *, access_log: bool = True) -> 
     from thudo.identity.page_auth import install_sign_in_redirect
 
     install_sign_in_redirect(app)
+    from thudo.web.security import SecurityMiddleware
+
+    app.add_middleware(SecurityMiddleware, settings=settings, docs_path=app.docs_url)
     app.add_middleware(RequestContextMiddleware, access_log_enabled=access_log)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -86,8 +89,12 @@ def create_app(settings: Settings | None = None, *, access_log: bool = True) -> 
 def _module_routers() -> list[APIRouter]:
     """Every module's API and page routers; a module joins the app by being listed here."""
     from thudo.geo.api import router as geo_api
+    from thudo.identity.account_pages import router as account_pages
     from thudo.identity.api import router as identity_api
     from thudo.identity.staff_pages import router as identity_staff_pages
+    from thudo.notify.pages import router as notify_pages
     from thudo.registry.api import router as registry_api
 
-    return [geo_api, registry_api, identity_api, identity_staff_pages]
+    return [
+        geo_api, registry_api, identity_api, identity_staff_pages, account_pages, notify_pages,
+    ]  # fmt: skip

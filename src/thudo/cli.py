@@ -12,6 +12,7 @@ import typer
 from thudo.core.settings import get_settings
 
 if TYPE_CHECKING:
+    from thudo.identity.demo import DemoAccount
     from thudo.identity.staff_demo import DemoStaff
 
 app = typer.Typer(help="Thủ Đô Số — Project 06 platform", no_args_is_help=True)
@@ -212,8 +213,18 @@ def seed(
         console.print(
             f"Tệp dữ liệu ngành có lỗi cài sẵn: {dirty_copy} ({counts}); đáp án: {dirty_copy}.truth.csv"
         )
+    demo_accounts = asyncio.run(_demo_accounts()) if settings.env != "production" else []
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
     console.print("\n[bold]Tài khoản dùng thử / demo accounts[/]")
+    for demo in demo_accounts:
+        console.print(
+            f"  e-ID mức độ {demo.level} / level {demo.level}: {demo.full_name} — "
+            f"số định danh {demo.personal_id} (hoặc {demo.phone}), mật khẩu: {demo.password}",
+            soft_wrap=True,
+        )
+    if demo_accounts:
+        console.print(f"    {settings.base_url}/dang-nhap", soft_wrap=True)
+        console.print(f"    mã xác nhận / codes: {settings.base_url}/dev/outbox", soft_wrap=True)
     console.print(
         f"  API token (registry, THUDO_ADMIN_TOKEN; file {settings.data_dir}/secrets/admin_token):"
     )
@@ -245,6 +256,21 @@ async def _demo_staff(database_url: str) -> DemoStaff | None:
             staff = await ensure_demo_staff(session=session)
             await session.commit()
             return staff
+    finally:
+        await engine.dispose()
+
+
+async def _demo_accounts() -> list[DemoAccount]:
+    """Demo e-ID accounts (development and test only), created once."""
+    from thudo.core.db import create_engine, session_factory
+    from thudo.identity.demo import ensure_demo_accounts
+
+    engine = create_engine(get_settings().database_url)
+    try:
+        async with session_factory(engine)() as session:
+            accounts = await ensure_demo_accounts(session=session)
+            await session.commit()
+            return accounts
     finally:
         await engine.dispose()
 

@@ -26,7 +26,8 @@ async def test_the_home_page_separates_what_works_today_from_what_is_coming(
     live_titles = [h.text for h in live.find_all("h3")]
     coming_titles = [h.text for h in coming.find_all("h3")]
     assert "Dữ liệu dân cư dùng chung" in live_titles
-    assert "Định danh điện tử" in coming_titles
+    assert "Định danh điện tử" in live_titles
+    assert "Dịch vụ công trực tuyến" in coming_titles
     assert all("Sắp có" in card.text for card in coming.find_all("li"))
     assert all("Đang hoạt động" in card.text for card in live.find_all("li"))
 

@@ -246,3 +246,13 @@ async def reads_of(
         .offset(offset)
     )
     return list(result)
+
+
+async def count_reads_of(*, session: AsyncSession, personal_id: str) -> int:
+    """How many reads of one citizen's data there are (to page through them)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.subject_personal_id == personal_id)
+    )
+    return int(count or 0)

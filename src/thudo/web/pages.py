@@ -25,6 +25,7 @@ class Offer:
     status: str
     live: bool
     href: str | None = None
+    link_text: str = N_("Xem API")
 
 
 OFFERS = [
@@ -63,15 +64,19 @@ OFFERS = [
         title=N_("Nhật ký truy cập dữ liệu cá nhân"),
         text=N_("Mọi lần một cơ quan đọc dữ liệu của công dân đều được ghi lại, không sửa được."),
         status=N_(
-            "Ghi nhật ký theo chuỗi băm; trang để công dân tự xem sẽ có cùng định danh điện tử."
+            "Ghi nhật ký theo chuỗi băm; công dân đăng nhập để tự xem ai đã đọc dữ liệu của mình."
         ),
         live=True,
     ),
     Offer(
         title=N_("Định danh điện tử"),
         text=N_("Đăng nhập một lần bằng tài khoản định danh điện tử mức độ 1 và 2."),
-        status=N_("Đang xây dựng."),
-        live=False,
+        status=N_(
+            "Tự đăng ký tài khoản mức độ 1, đăng nhập có xác thực hai bước, đặt lại mật khẩu. Đăng nhập một lần cho các dịch vụ và nâng lên mức độ 2 đang được xây dựng."
+        ),
+        live=True,
+        href="/dang-ky",
+        link_text=N_("Đăng ký tài khoản"),
     ),
     Offer(
         title=N_("Dịch vụ công trực tuyến"),

@@ -79,6 +79,31 @@ def static(path: str) -> str:
     return f"/static/{path}?v={digest}"
 
 
+def csrf_field() -> Markup:
+    """The hidden CSRF token every form that posts must carry (see web/security.py)."""
+    from thudo.web.security import csrf_field as field
+
+    request = _current_request.get()
+    return field(request) if request is not None else Markup("")
+
+
+def csrf_header_token() -> str:
+    """The same token, for HTMX requests (sent as the X-CSRF-Token header)."""
+    from thudo.web.security import request_csrf_token
+
+    request = _current_request.get()
+    return request_csrf_token(request) if request is not None else ""
+
+
+def signed_in() -> bool:
+    """Whether the visitor holds a session cookie (the header shows her account link)."""
+    request = _current_request.get()
+    if request is None:
+        return False
+    known = getattr(request.state, "signed_in", None)  # set by pages that looked it up
+    return bool(known) if known is not None else bool(request.cookies.get("thudo_session"))
+
+
 def translator(request: Request) -> Callable[..., str]:
     """`_` for Python code that prepares page content before `render` (e.g. table cells)."""
     lang = request_language(request, negotiate=False)
@@ -96,7 +121,15 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-env.globals.update(_=translate, url_with=url_with, static=static, LANGUAGES=LANGUAGES)
+env.globals.update(
+    _=translate,
+    url_with=url_with,
+    static=static,
+    LANGUAGES=LANGUAGES,
+    csrf_field=csrf_field,
+    csrf_header_token=csrf_header_token,
+    signed_in=signed_in,
+)
 
 
 def component(name: str) -> Callable[..., Markup]:
