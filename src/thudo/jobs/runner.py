@@ -34,10 +34,12 @@ def periodic_tasks() -> list[PeriodicTask]:
     """Every periodic task of the platform; modules add theirs here."""
     from thudo.audit.tasks import seal_once
     from thudo.jobs.outbox import deliver_all_due
+    from thudo.notify.tasks import deliver_due as deliver_messages
 
     return [
         PeriodicTask("audit.seal", 1.0, seal_once),
         PeriodicTask("jobs.outbox", 1.0, deliver_all_due),
+        PeriodicTask("notify.deliver", 5.0, deliver_messages),
     ]
 
 
