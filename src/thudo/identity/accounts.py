@@ -223,7 +223,7 @@ async def complete_registration(
         personal_id=personal_id,
         phone=phone,
         phone_verified_at=at,
-        password_hash=passwords.hash_password(password),
+        password_hash=await passwords.hash_password_off_loop(password),
         level=1,
         status="active",
         failed_attempts=0,
@@ -253,7 +253,7 @@ async def create_account(
         personal_id=personal_id,
         phone=phone,
         phone_verified_at=at,
-        password_hash=passwords.hash_password(password),
+        password_hash=await passwords.hash_password_off_loop(password),
         level=level,
         status="active",
         failed_attempts=0,
@@ -323,7 +323,7 @@ async def check_password(
         and account.password_hash is not None
         and not is_locked(account)
     )
-    right = passwords.verify_password(
+    right = await passwords.verify_password_off_loop(
         account.password_hash if usable and account else None, password
     )
     if account is None or not usable or not right:
@@ -331,7 +331,7 @@ async def check_password(
             await record_failure(session, account)
         raise _refused("sign-in-failed", 401, SIGN_IN_FAILED)
     if account.password_hash and passwords.needs_rehash(account.password_hash):
-        account.password_hash = passwords.hash_password(password)
+        account.password_hash = await passwords.hash_password_off_loop(password)
     staff = await is_staff(session, account_id=account.id)
     if account.totp_enabled_at is not None:
         second: str | None = "totp"
@@ -505,7 +505,7 @@ async def change_password(
     keep_session_id: int,
 ) -> None:
     """A new password, given the current one; her other sessions are signed out."""
-    if not passwords.verify_password(account.password_hash, current):
+    if not await passwords.verify_password_off_loop(account.password_hash, current):
         await record_failure(session, account)
         raise _refused(
             "wrong-password",
@@ -522,7 +522,7 @@ async def change_password(
 async def _set_password(
     session: AsyncSession, account: Account, password: str, *, keep_session_id: int | None
 ) -> None:
-    account.password_hash = passwords.hash_password(password)
+    account.password_hash = await passwords.hash_password_off_loop(password)
     account.failed_attempts = 0
     account.locked_until = None
     account.updated_at = now()
