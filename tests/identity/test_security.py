@@ -166,9 +166,9 @@ async def test_production_has_no_development_outbox(
         assert (await c.get("/dev/outbox")).status_code == 404
 
 
-async def test_the_back_office_per_session_token_is_the_one_the_middleware_accepts(app) -> None:  # type: ignore[no-untyped-def]
+async def test_the_back_office_forms_carry_the_same_token(app) -> None:  # type: ignore[no-untyped-def]
     from thudo.identity.page_auth import csrf_for
-    from thudo.web.security import session_csrf_token
+    from thudo.web.security import csrf_token_for
 
     secret = app.state.settings.secret_key.get_secret_value()
-    assert session_csrf_token("some-session", secret) == csrf_for(secret, "some-session")
+    assert csrf_token_for("a-browser", secret) == csrf_for(secret, "a-browser")

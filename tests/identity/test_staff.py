@@ -239,8 +239,12 @@ async def test_staff_pages_send_anonymous_visitors_to_sign_in(client: httpx.Asyn
 
 
 async def test_the_sign_in_redirect_never_leads_off_the_site(client: httpx.AsyncClient) -> None:
+    from tests.identity.helpers import csrf
+
+    token = await csrf(client)  # a browser's CSRF token: the form reaches the route's check
     response = await client.post(
-        "/can-bo/phan-quyen", headers={"Referer": "http://testserver//evil.example/x"}
+        "/can-bo/phan-quyen",
+        headers={"Referer": "http://testserver//evil.example/x", "X-CSRF-Token": token},
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/dang-nhap?next=/"

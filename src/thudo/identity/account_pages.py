@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.audit.service import count_reads_of, reads_of
+from thudo.core.access import PUBLIC
 from thudo.core.clock import now, to_vn
 from thudo.core.deps import SessionDep
 from thudo.core.errors import DomainError
@@ -165,12 +166,12 @@ def _notice(request: Request) -> str | None:
 # ---------------------------------------------------------------- registration
 
 
-@router.get("/dang-ky", response_class=HTMLResponse)
+@router.get("/dang-ky", dependencies=[PUBLIC], response_class=HTMLResponse)
 async def register_form(request: Request) -> HTMLResponse:
     return _page(request, "accounts/register.html", {"values": {}, "errors": {}, "summary": []})
 
 
-@router.post("/dang-ky", dependencies=[Depends(rate_limit("register"))])
+@router.post("/dang-ky", dependencies=[PUBLIC, Depends(rate_limit("register"))])
 async def register(
     request: Request,
     session: SessionDep,
@@ -247,7 +248,7 @@ async def _pending_code_context(
     return {"flow": flow, "phone": accounts.masked_phone(row.destination), "code_id": code_id}
 
 
-@router.get("/dang-ky/xac-nhan", response_class=HTMLResponse)
+@router.get("/dang-ky/xac-nhan", dependencies=[PUBLIC], response_class=HTMLResponse)
 async def register_confirm_form(
     request: Request, session: SessionDep, flow: str | None = None
 ) -> Response:
@@ -261,7 +262,7 @@ async def register_confirm_form(
     )
 
 
-@router.post("/dang-ky/xac-nhan", dependencies=[Depends(rate_limit("code"))])
+@router.post("/dang-ky/xac-nhan", dependencies=[PUBLIC, Depends(rate_limit("code"))])
 async def register_confirm(
     request: Request,
     session: SessionDep,
@@ -299,7 +300,7 @@ async def register_confirm(
     return _redirect("/dang-nhap?notice=registered")
 
 
-@router.post("/dang-ky/gui-lai", dependencies=[Depends(rate_limit("resend"))])
+@router.post("/dang-ky/gui-lai", dependencies=[PUBLIC, Depends(rate_limit("resend"))])
 async def register_resend(request: Request, session: SessionDep, flow: Field = "") -> Response:
     return await _resend(request, session, "register", flow, "/dang-ky")
 
@@ -323,7 +324,7 @@ async def _resend(
 # ---------------------------------------------------------------- sign-in
 
 
-@router.get("/dang-nhap", response_class=HTMLResponse)
+@router.get("/dang-nhap", dependencies=[PUBLIC], response_class=HTMLResponse)
 async def sign_in_form(request: Request, next: str | None = None) -> HTMLResponse:
     return _page(
         request,
@@ -357,7 +358,7 @@ def _pending(request: Request) -> tuple[int, str] | None:
     return (int(account_id), next_url) if account_id.isdigit() else None
 
 
-@router.post("/dang-nhap", dependencies=[Depends(rate_limit("sign_in"))])
+@router.post("/dang-nhap", dependencies=[PUBLIC, Depends(rate_limit("sign_in"))])
 async def sign_in(
     request: Request,
     session: SessionDep,
@@ -409,14 +410,14 @@ async def sign_in(
     return response
 
 
-@router.get("/dang-nhap/ma-xac-thuc", response_class=HTMLResponse)
+@router.get("/dang-nhap/ma-xac-thuc", dependencies=[PUBLIC], response_class=HTMLResponse)
 async def second_factor_form(request: Request) -> Response:
     if _pending(request) is None:
         return _redirect("/dang-nhap?notice=expired")
     return _page(request, "accounts/second_factor.html", {"errors": {}, "summary": []})
 
 
-@router.post("/dang-nhap/ma-xac-thuc", dependencies=[Depends(rate_limit("code"))])
+@router.post("/dang-nhap/ma-xac-thuc", dependencies=[PUBLIC, Depends(rate_limit("code"))])
 async def second_factor(request: Request, session: SessionDep, code: Field = "") -> Response:
     pending = _pending(request)
     account = await session.get(Account, pending[0]) if pending else None
@@ -440,7 +441,7 @@ def _enrol_context(account: Account, secret: str) -> dict[str, Any]:
     return {"qr": totp.qr_svg(uri), "secret": totp.grouped(secret)}
 
 
-@router.get("/dang-nhap/thiet-lap-xac-thuc", response_class=HTMLResponse)
+@router.get("/dang-nhap/thiet-lap-xac-thuc", dependencies=[PUBLIC], response_class=HTMLResponse)
 async def sign_in_enrol_form(request: Request, session: SessionDep) -> Response:
     pending = _pending(request)
     account = await session.get(Account, pending[0]) if pending else None
@@ -460,7 +461,7 @@ async def sign_in_enrol_form(request: Request, session: SessionDep) -> Response:
     )
 
 
-@router.post("/dang-nhap/thiet-lap-xac-thuc", dependencies=[Depends(rate_limit("code"))])
+@router.post("/dang-nhap/thiet-lap-xac-thuc", dependencies=[PUBLIC, Depends(rate_limit("code"))])
 async def sign_in_enrol(request: Request, session: SessionDep, code: Field = "") -> Response:
     pending = _pending(request)
     account = await session.get(Account, pending[0]) if pending else None
@@ -487,7 +488,7 @@ async def sign_in_enrol(request: Request, session: SessionDep, code: Field = "")
     return await _finish_sign_in(request, session, account, ["pwd", "otp"], pending[1])
 
 
-@router.post("/dang-xuat")
+@router.post("/dang-xuat", dependencies=[PUBLIC])
 async def sign_out(request: Request, session: SessionDep) -> Response:
     row = await current_session(request, session)
     if row is not None:
@@ -500,12 +501,12 @@ async def sign_out(request: Request, session: SessionDep) -> Response:
 # ---------------------------------------------------------------- password reset
 
 
-@router.get("/quen-mat-khau", response_class=HTMLResponse)
+@router.get("/quen-mat-khau", dependencies=[PUBLIC], response_class=HTMLResponse)
 async def reset_form(request: Request) -> HTMLResponse:
     return _page(request, "accounts/reset.html", {"values": {}, "errors": {}, "summary": []})
 
 
-@router.post("/quen-mat-khau", dependencies=[Depends(rate_limit("reset"))])
+@router.post("/quen-mat-khau", dependencies=[PUBLIC, Depends(rate_limit("reset"))])
 async def reset(
     request: Request, session: SessionDep, personal_id: Field = "", phone: Field = ""
 ) -> Response:
@@ -539,7 +540,7 @@ async def reset(
     return deliver_after_response(request, response)
 
 
-@router.get("/quen-mat-khau/xac-nhan", response_class=HTMLResponse)
+@router.get("/quen-mat-khau/xac-nhan", dependencies=[PUBLIC], response_class=HTMLResponse)
 async def reset_confirm_form(
     request: Request, session: SessionDep, flow: str | None = None
 ) -> Response:
@@ -559,7 +560,7 @@ async def reset_confirm_form(
     )
 
 
-@router.post("/quen-mat-khau/xac-nhan", dependencies=[Depends(rate_limit("code"))])
+@router.post("/quen-mat-khau/xac-nhan", dependencies=[PUBLIC, Depends(rate_limit("code"))])
 async def reset_confirm(
     request: Request,
     session: SessionDep,
@@ -599,7 +600,7 @@ async def reset_confirm(
     return response
 
 
-@router.post("/quen-mat-khau/gui-lai", dependencies=[Depends(rate_limit("resend"))])
+@router.post("/quen-mat-khau/gui-lai", dependencies=[PUBLIC, Depends(rate_limit("resend"))])
 async def reset_resend(request: Request, session: SessionDep, flow: Field = "") -> Response:
     return await _resend(request, session, "reset_password", flow, "/quen-mat-khau")
 

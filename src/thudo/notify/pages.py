@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
+from thudo.core.access import PUBLIC
 from thudo.core.clock import to_vn
 from thudo.core.deps import SessionDep
 from thudo.notify import service
@@ -14,7 +15,7 @@ from thudo.web.templating import render
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-@router.get("/dev/outbox", response_class=HTMLResponse)
+@router.get("/dev/outbox", response_class=HTMLResponse, dependencies=[PUBLIC])
 async def outbox(request: Request, session: SessionDep) -> HTMLResponse:
     """Only in development and test: production answers 404 (the page does not exist)."""
     if request.app.state.settings.env not in ("development", "test"):

@@ -6,8 +6,8 @@ sends it as the `X-CSRF-Token` header, see base.html). Every unsafe request that
 browser could send cross-site (form encodings, text/plain, no body) must carry it, unless
 it authenticates with an `Authorization` header or goes to an API path (`/api/…`, the
 OAuth 2.0 endpoints partner systems call). A site that can plant a cookie still cannot
-forge the token: it lacks the key. The back-office forms' per-session token
-(`identity/page_auth.py`) is accepted as well: a signed-in browser's forms may carry either.
+forge the token: it lacks the key. (`identity/page_auth.py` computes the same token for
+the back-office forms.)
 
 Headers: every response gets nosniff, a Referrer-Policy and, unless the route set its
 own, a Content-Security-Policy with `frame-ancestors 'none'` and X-Frame-Options DENY
@@ -41,7 +41,6 @@ from thudo.core.errors import Message as Text
 from thudo.core.settings import Settings
 
 CSRF_COOKIE = "thudo_csrf"
-SESSION_COOKIE = "thudo_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -59,13 +58,6 @@ DOCS_CDN = "https://cdn.jsdelivr.net"
 
 def csrf_token_for(cookie_value: str, secret: str) -> str:
     return hmac.new(secret.encode(), f"csrf|{cookie_value}".encode(), hashlib.sha256).hexdigest()
-
-
-def session_csrf_token(session_cookie: str, secret: str) -> str:
-    """The per-session token of the back-office forms (identity/page_auth.py `csrf_for`):
-    accepted too, since it is bound to the session a forged form cannot read."""
-    digest = hashlib.sha256(session_cookie.encode()).hexdigest()
-    return hmac.new(secret.encode(), f"csrf:{digest}".encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def _cookie(scope: Scope, name: str) -> str | None:
@@ -184,15 +176,9 @@ class SecurityMiddleware:
         given = headers.get(CSRF_HEADER) or _form_token(headers.get("content-type", ""), body)
         if not given:
             return False
-        expected = []
-        if cookie:
-            expected.append(csrf_token_for(cookie, self.secret))
-        session_cookie = _cookie(scope, SESSION_COOKIE)
-        if session_cookie:
-            expected.append(session_csrf_token(session_cookie, self.secret))
-        # Every candidate is compared (no early exit), in constant time each.
-        matches = [hmac.compare_digest(given.encode(), e.encode()) for e in expected]
-        return any(matches)
+        if not cookie:
+            return False
+        return hmac.compare_digest(given.encode(), csrf_token_for(cookie, self.secret).encode())
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         from thudo.core.errors import problem_response, wants_html
