@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 import httpx
+import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -172,3 +180,43 @@ async def test_the_back_office_forms_carry_the_same_token(app) -> None:  # type:
 
     secret = app.state.settings.secret_key.get_secret_value()
     assert csrf_token_for("a-browser", secret) == csrf_for(secret, "a-browser")
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A real Redis server on a free port, for this test only."""
+    server = shutil.which("redis-server")
+    assert server is not None, "redis-server is required (make browser-deps installs it)"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_with_redis_every_process_counts_against_the_same_limit(
+    settings: Settings, redis_url: str
+) -> None:
+    from thudo.web.security import RateLimiter
+
+    shared = settings.model_copy(update={"redis_url": redis_url})
+    first, second = RateLimiter(shared), RateLimiter(shared)  # two processes, one Redis
+    assert [await first.hit("resend", "203.0.113.7") for _ in range(5)] == [None] * 5
+    wait = await second.hit("resend", "203.0.113.7")
+    assert wait is not None and 0 < wait <= 600
+    assert await second.hit("resend", "203.0.113.8") is None  # another address
