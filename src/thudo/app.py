@@ -93,8 +93,11 @@ def _module_routers() -> list[APIRouter]:
     from thudo.identity.api import router as identity_api
     from thudo.identity.staff_pages import router as identity_staff_pages
     from thudo.notify.pages import router as notify_pages
+    from thudo.payments.api import router as payments_api
+    from thudo.payments.pages import router as payments_pages
     from thudo.registry.api import router as registry_api
 
     return [
         geo_api, registry_api, identity_api, identity_staff_pages, account_pages, notify_pages,
+        payments_api, payments_pages,
     ]  # fmt: skip

@@ -24,10 +24,12 @@ def _register_subcommands() -> None:
     from thudo.audit.cli import app as audit_app
     from thudo.identity.staff_cli import app as staff_app
     from thudo.jobs.cli import app as jobs_app
+    from thudo.payments.cli import app as payments_app
     from thudo.registry.cli import app as registry_app
 
     app.add_typer(audit_app, name="audit")
     app.add_typer(jobs_app, name="jobs")
+    app.add_typer(payments_app, name="payments")
     app.add_typer(registry_app, name="registry")
     app.add_typer(staff_app, name="staff")
 
@@ -92,6 +94,23 @@ def serve(
                 runner.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 runner.kill()
+
+
+@app.command("sandbox-bank")
+def sandbox_bank(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
+    port: int = typer.Option(8100, help="TCP port"),
+) -> None:
+    """Serve the sandbox bank and card gateway (development and tests only; no real money)."""
+    import uvicorn
+
+    from thudo.payments.sandbox import create_sandbox_app
+
+    settings = get_settings()
+    if settings.env == "production":
+        typer.echo("The sandbox bank never runs in production.", err=True)
+        raise typer.Exit(1)
+    uvicorn.run(create_sandbox_app(settings), host=host, port=port, access_log=False)
 
 
 @db_app.command("upgrade")

@@ -6,6 +6,7 @@ from thudo.geo import models as geo_models
 from thudo.identity import models as identity_models
 from thudo.jobs import models as jobs_models
 from thudo.notify import models as notify_models
+from thudo.payments import models as payments_models
 from thudo.registry import models as registry_models
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "identity_models",
     "jobs_models",
     "notify_models",
+    "payments_models",
     "registry_models",
 ]

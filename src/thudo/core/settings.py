@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     # Where SMS go: "dev" marks them sent without sending (read them at /dev/outbox in
     # development and test), or "package.module:Factory" for a real gateway's sender.
     sms_sender: str = "dev"
+    # Payment providers' webhook secrets, e.g. {"sandbox-bank": "…"} (JSON). Outside
+    # production a missing one is generated under data_dir/secrets.
+    payment_webhook_secrets: dict[str, SecretStr] = {}
+    # The sandbox bank (`thudo sandbox-bank`): where the payment page links to, and where
+    # the card / e-wallet redirect provider sends the payer.
+    sandbox_bank_url: str = "http://127.0.0.1:8100"
+    # Payment links and open invoices: how long a citizen has to pay by default (hours).
+    invoice_due_hours: int = 72
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:
@@ -80,6 +88,16 @@ class Settings(BaseSettings):
     @property
     def json_logs(self) -> bool:
         return self.log_json if self.log_json is not None else self.env == "production"
+
+
+def payment_webhook_secret(settings: Settings, provider: str) -> str | None:
+    """The webhook secret of a payment provider; None when production has none set."""
+    given = settings.payment_webhook_secrets.get(provider)
+    if given is not None:
+        return given.get_secret_value()
+    if settings.env == "production":
+        return None
+    return _local_secret(settings.data_dir, f"payment_webhook_{provider}")
 
 
 def _local_secret(data_dir: Path, name: str) -> str:

@@ -35,11 +35,13 @@ def periodic_tasks() -> list[PeriodicTask]:
     from thudo.audit.tasks import seal_once
     from thudo.jobs.outbox import deliver_all_due
     from thudo.notify.tasks import deliver_due as deliver_messages
+    from thudo.payments.tasks import expire_once
 
     return [
         PeriodicTask("audit.seal", 1.0, seal_once),
         PeriodicTask("jobs.outbox", 1.0, deliver_all_due),
         PeriodicTask("notify.deliver", 5.0, deliver_messages),
+        PeriodicTask("payments.expire", 60.0, expire_once),
     ]
 
 

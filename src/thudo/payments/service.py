@@ -1,0 +1,693 @@
+"""Payments: issue invoices, take in provider notifications, refund, expire.
+
+Other modules pay for their things through `create_invoice` (purpose + reference) and
+learn the outcome from the invoice's status and events. Services flush, never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thudo.core.clock import VN_TZ, now
+from thudo.core.db import dialect_name
+from thudo.core.errors import DomainError, Message, invalid, not_found
+from thudo.identity.deps import Actor
+from thudo.identity.models import Account, Unit
+from thudo.payments import vietqr
+from thudo.payments.models import (
+    ACCEPTED,
+    CANCELLED,
+    DUPLICATE,
+    EXPIRED,
+    LATE,
+    OPEN,
+    OVERPAID,
+    PAID,
+    PARTIALLY_REFUNDED,
+    REFUNDED,
+    UNDERPAID,
+    UNMATCHED,
+    CollectionAccount,
+    Invoice,
+    InvoiceEvent,
+    InvoiceSequence,
+    Payment,
+    Refund,
+)
+from thudo.payments.providers import Notification
+
+CODE_PREFIX = "HD"
+# HD + yyyymmdd + 6-digit sequence, found anywhere in a transfer's content once spaces,
+# punctuation and case are set aside (banks add prefixes and suffixes of their own).
+_CODE_IN_CONTENT = re.compile(r"HD(\d{14})")
+_NOT_ALNUM = re.compile(r"[^0-9A-Z]")
+PURPOSE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,29}$")
+
+
+@dataclass(frozen=True)
+class Payer:
+    """Who pays: a name, and the e-ID account and/or personal ID when known."""
+
+    name: str
+    personal_id: str | None = None
+    account_id: int | None = None
+
+
+def _event(invoice_id: int, kind: str, actor: str, at: dt.datetime, **data: Any) -> InvoiceEvent:
+    return InvoiceEvent(invoice_id=invoice_id, kind=kind, actor=actor, data=data, at=at)
+
+
+async def _next_sequence(session: AsyncSession, day: str) -> int:
+    """Atomically the next number of the day (upsert: safe under concurrent issuers)."""
+    dialect = postgresql if dialect_name(session) == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(InvoiceSequence)
+        .values(day=day, last_value=1)
+        .on_conflict_do_update(
+            index_elements=["day"], set_={"last_value": InvoiceSequence.last_value + 1}
+        )
+        .returning(InvoiceSequence.last_value)
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+def normalise_content(content: str) -> str:
+    return _NOT_ALNUM.sub("", content.upper())
+
+
+def codes_in_content(content: str) -> list[str]:
+    """Invoice codes a transfer's content may carry, most likely first."""
+    found = [
+        CODE_PREFIX + m.group(1) for m in _CODE_IN_CONTENT.finditer(normalise_content(content))
+    ]
+    return list(dict.fromkeys(found))
+
+
+async def get_collection_account(session: AsyncSession, unit_id: int) -> CollectionAccount | None:
+    return (
+        await session.execute(select(CollectionAccount).where(CollectionAccount.unit_id == unit_id))
+    ).scalar_one_or_none()
+
+
+async def set_collection_account(
+    session: AsyncSession,
+    *,
+    unit: Unit,
+    bank_bin: str,
+    bank_name: str,
+    account_number: str,
+    account_name: str,
+    is_demo: bool,
+) -> CollectionAccount:
+    """Configure (or change) the account a unit collects into."""
+    if not re.fullmatch(r"\d{6}", bank_bin):
+        raise invalid("bank_bin", "bank_bin.format", "Mã BIN gồm 6 chữ số.", "A BIN is 6 digits.")
+    if not re.fullmatch(r"[0-9A-Za-z]{1,19}", account_number):
+        raise invalid(
+            "account_number",
+            "account_number.format",
+            "Số tài khoản gồm 1-19 chữ hoặc số.",
+            "An account number is 1-19 letters or digits.",
+        )
+    account = await get_collection_account(session, unit.id)
+    if account is None:
+        account = CollectionAccount(unit_id=unit.id, created_at=now())
+        session.add(account)
+    account.bank_bin = bank_bin
+    account.bank_name = bank_name
+    account.account_number = account_number
+    account.account_name = account_name
+    account.is_demo = is_demo
+    await session.flush()
+    return account
+
+
+async def create_invoice(
+    session: AsyncSession,
+    *,
+    purpose: str,
+    reference: str,
+    amount: int,
+    payer: Payer,
+    unit: Unit | int,
+    due_at: dt.datetime,
+    description: str | None = None,
+    created_by: str = "system",
+) -> Invoice:
+    """Issue an invoice collected by `unit` into its configured bank account."""
+    if not PURPOSE_PATTERN.match(purpose):
+        raise invalid(
+            "purpose",
+            "purpose.format",
+            "Mục đích là chữ thường, số và dấu gạch dưới (ví dụ dossier_fee).",
+            "A purpose is lowercase letters, digits and underscores (e.g. dossier_fee).",
+        )
+    if not 0 < len(reference) <= 100:
+        raise invalid("reference", "reference.length", "Dài 1-100 ký tự.", "1-100 characters.")
+    if not 0 < amount < 10**12:
+        raise invalid(
+            "amount",
+            "amount.range",
+            "Số tiền phải là số nguyên dương (đồng).",
+            "The amount must be a positive whole number of đồng.",
+        )
+    if due_at.tzinfo is None or due_at <= now():
+        raise invalid(
+            "due_at",
+            "due_at.past",
+            "Hạn thanh toán phải ở tương lai.",
+            "The due time must be in the future.",
+        )
+    if not payer.name.strip():
+        raise invalid(
+            "payer.name",
+            "payer.name.missing",
+            "Cần tên người nộp.",
+            "The payer's name is required.",
+        )
+    if payer.account_id is not None and await session.get(Account, payer.account_id) is None:
+        raise invalid(
+            "payer.account_id",
+            "payer.account_id.unknown",
+            "Không có tài khoản này.",
+            "No such account.",
+        )
+    unit_row = unit if isinstance(unit, Unit) else await session.get(Unit, unit)
+    if unit_row is None:
+        raise invalid("unit", "unit.unknown", "Không có đơn vị này.", "No such unit.")
+    collection = await get_collection_account(session, unit_row.id)
+    if collection is None:
+        raise DomainError(
+            code="no-collection-account",
+            status=409,
+            title=Message("Đơn vị chưa có tài khoản thu", "The unit has no collection account"),
+            detail=Message(
+                f"{unit_row.name} chưa cấu hình tài khoản ngân hàng để thu phí.",
+                f"{unit_row.name} has no bank account configured for collecting fees.",
+            ),
+        )
+    at = now()
+    day = at.astimezone(VN_TZ).strftime("%Y%m%d")
+    sequence = await _next_sequence(session, day)
+    invoice = Invoice(
+        code=f"{CODE_PREFIX}{day}{sequence:06d}",
+        payer_account_id=payer.account_id,
+        payer_personal_id=payer.personal_id,
+        payer_name=payer.name.strip()[:200],
+        purpose=purpose,
+        reference=reference,
+        description=(description or f"{purpose} {reference}")[:200],
+        amount=amount,
+        currency="VND",
+        unit_id=unit_row.id,
+        bank_bin=collection.bank_bin,
+        account_number=collection.account_number,
+        due_at=due_at,
+        status=OPEN,
+        paid_amount=0,
+        refunded_amount=0,
+        created_by=created_by,
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(invoice)
+    await session.flush()
+    session.add(
+        _event(invoice.id, "created", created_by, at, amount=amount, due_at=due_at.isoformat())
+    )
+    await session.flush()
+    return invoice
+
+
+def vietqr_payload(invoice: Invoice) -> str:
+    """The VietQR of an invoice: its account, amount and code as the transfer content."""
+    return vietqr.encode(
+        vietqr.VietQR(
+            bank_bin=invoice.bank_bin,
+            account_number=invoice.account_number,
+            amount=invoice.amount,
+            purpose=invoice.code,
+        )
+    )
+
+
+def link_token(secret: str, code: str) -> str:
+    """The capability in a payment link: who has the link may see and pay the invoice."""
+    mac = hmac.new(secret.encode(), f"payments:invoice:{code}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
+def check_link_token(secret: str, code: str, token: str | None) -> bool:
+    return token is not None and hmac.compare_digest(link_token(secret, code), token)
+
+
+async def get_invoice(session: AsyncSession, invoice_id: int) -> Invoice:
+    invoice = await session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise not_found("hóa đơn", "invoice", str(invoice_id))
+    return invoice
+
+
+async def get_invoice_by_code(session: AsyncSession, code: str) -> Invoice:
+    invoice = (
+        await session.execute(select(Invoice).where(Invoice.code == code))
+    ).scalar_one_or_none()
+    if invoice is None:
+        raise not_found("hóa đơn", "invoice", code)
+    return invoice
+
+
+async def invoice_events(session: AsyncSession, invoice_id: int) -> list[InvoiceEvent]:
+    rows = await session.execute(
+        select(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice_id).order_by(InvoiceEvent.id)
+    )
+    return list(rows.scalars())
+
+
+def can_read_invoice(actor: Actor, invoice: Invoice, unit: Unit | None) -> bool:
+    """The payer, the collecting unit's staff (or city-wide staff), and system actors."""
+    if actor.personal_id is not None and actor.personal_id == invoice.payer_personal_id:
+        return True
+    if actor.kind == "citizen" and actor.id == str(invoice.payer_account_id):
+        return True
+    if not (actor.can("payments:read") or actor.can("payments:manage")):
+        return False
+    return (
+        actor.kind == "system"
+        or actor.unit_code is None
+        or (unit is not None and actor.unit_code == unit.code)
+    )
+
+
+def can_manage_unit(actor: Actor, unit: Unit | None) -> bool:
+    """Finance staff of the unit (or city-wide) and system actors may refund and match."""
+    if not actor.can("payments:manage"):
+        return False
+    return (
+        actor.kind == "system"
+        or actor.unit_code is None
+        or (unit is not None and actor.unit_code == unit.code)
+    )
+
+
+async def _find_invoice(session: AsyncSession, notification: Notification) -> Invoice | None:
+    codes = (
+        [notification.invoice_code]
+        if notification.invoice_code
+        else codes_in_content(notification.content)
+    )
+    if not codes:
+        return None
+    rows = (
+        await session.execute(select(Invoice.id, Invoice.code).where(Invoice.code.in_(codes)))
+    ).all()
+    by_code = {code: invoice_id for invoice_id, code in rows}
+    for code in codes:
+        if code in by_code:
+            return await session.get(
+                Invoice, by_code[code], with_for_update=True, populate_existing=True
+            )
+    return None
+
+
+def _outcome(invoice: Invoice | None, amount: int, at: dt.datetime) -> str:
+    if invoice is None:
+        return UNMATCHED
+    if invoice.status in (EXPIRED, CANCELLED) or (invoice.status == OPEN and at > invoice.due_at):
+        return LATE
+    if invoice.status != OPEN:
+        return OVERPAID  # already paid: this money is more than was owed
+    if amount < invoice.amount:
+        return UNDERPAID
+    if amount > invoice.amount:
+        return OVERPAID
+    return ACCEPTED
+
+
+async def record_notification(
+    session: AsyncSession, *, provider: str, notification: Notification
+) -> Payment:
+    """Store a provider's notification and settle what it means, exactly once.
+
+    The first notification of a provider transaction is counted; any repeat (a retry,
+    a concurrent delivery) is kept as a duplicate pointing at it. On PostgreSQL the
+    partial unique index makes concurrent repeats wait for the first to commit, and the
+    invoice row is locked while it is marked paid.
+    """
+    at = now()
+    dialect = postgresql if dialect_name(session) == "postgresql" else sqlite
+    values = {
+        "provider": provider,
+        "provider_txn_id": notification.provider_txn_id,
+        "amount": notification.amount,
+        "content": notification.content[:500],
+        "account_number": notification.account_number,
+        "received_at": at,
+        "outcome": UNMATCHED,
+        "raw": notification.raw,
+    }
+    inserted = (
+        await session.execute(
+            dialect.insert(Payment)
+            .values(**values)
+            .on_conflict_do_nothing(
+                index_elements=["provider", "provider_txn_id"],
+                index_where=Payment.outcome != DUPLICATE,
+            )
+            .returning(Payment.id)
+        )
+    ).scalar_one_or_none()
+    if inserted is None:
+        first = (
+            await session.execute(
+                select(Payment.id, Payment.invoice_id).where(
+                    Payment.provider == provider,
+                    Payment.provider_txn_id == notification.provider_txn_id,
+                    Payment.outcome != DUPLICATE,
+                )
+            )
+        ).one()
+        duplicate = Payment(
+            **{**values, "outcome": DUPLICATE},
+            duplicate_of_id=first.id,
+            invoice_id=first.invoice_id,
+        )
+        session.add(duplicate)
+        await session.flush()
+        return duplicate
+    invoice = await _find_invoice(session, notification)
+    outcome = _outcome(invoice, notification.amount, at)
+    payment = await session.get(Payment, inserted)
+    assert payment is not None
+    payment.outcome = outcome
+    payment.invoice_id = invoice.id if invoice else None
+    if invoice is not None:
+        if outcome == ACCEPTED:
+            invoice.status = PAID
+            invoice.paid_at = at
+            invoice.paid_amount = notification.amount
+            invoice.provider = provider
+            invoice.updated_at = at
+            session.add(
+                _event(
+                    invoice.id,
+                    "paid",
+                    provider,
+                    at,
+                    payment_id=payment.id,
+                    amount=notification.amount,
+                )
+            )
+        else:
+            session.add(
+                _event(
+                    invoice.id,
+                    "payment_flagged",
+                    provider,
+                    at,
+                    payment_id=payment.id,
+                    amount=notification.amount,
+                    outcome=outcome,
+                )
+            )
+    await session.flush()
+    return payment
+
+
+async def list_exceptions(
+    session: AsyncSession, *, unit: Unit | None, include_resolved: bool = False, limit: int = 200
+) -> list[tuple[Payment, Invoice | None]]:
+    """Payments finance staff must look at: unmatched, under/over-paid, late, duplicate."""
+    stmt = (
+        select(Payment, Invoice)
+        .outerjoin(Invoice, Invoice.id == Payment.invoice_id)
+        .where(Payment.outcome != ACCEPTED)
+        .order_by(Payment.received_at.desc(), Payment.id.desc())
+        .limit(limit)
+    )
+    if not include_resolved:
+        stmt = stmt.where(Payment.resolved_at.is_(None))
+    if unit is not None:
+        accounts = select(CollectionAccount.account_number).where(
+            CollectionAccount.unit_id == unit.id
+        )
+        stmt = stmt.where(
+            (Invoice.unit_id == unit.id)
+            | (Payment.invoice_id.is_(None) & Payment.account_number.in_(accounts))
+        )
+    return [(p, i) for p, i in (await session.execute(stmt)).all()]
+
+
+def _resolved_already(payment: Payment) -> DomainError:
+    return DomainError(
+        code="payment-resolved",
+        status=409,
+        title=Message("Khoản tiền đã được xử lý", "Payment already settled"),
+        detail=Message(
+            f"Khoản tiền {payment.provider_txn_id} đã được xử lý ({payment.resolution}).",
+            f"Payment {payment.provider_txn_id} was already settled ({payment.resolution}).",
+        ),
+    )
+
+
+async def match_payment(
+    session: AsyncSession, *, payment: Payment, invoice: Invoice, note: str, actor: Actor
+) -> Payment:
+    """Finance staff attach a flagged payment to an invoice; it pays the invoice when
+    it covers what is owed and the invoice is still unpaid."""
+    if payment.resolved_at is not None:
+        raise _resolved_already(payment)
+    if payment.outcome == DUPLICATE:
+        raise DomainError(
+            code="payment-duplicate",
+            status=409,
+            title=Message("Thông báo trùng lặp", "Duplicate notification"),
+            detail=Message(
+                "Một thông báo trùng lặp không phải là tiền mới; không thể gán cho hóa đơn.",
+                "A duplicate notification is not new money; it cannot pay an invoice.",
+            ),
+        )
+    if not note.strip():
+        raise invalid("note", "note.missing", "Cần ghi chú lý do.", "A note is required.")
+    locked = await session.get(Invoice, invoice.id, with_for_update=True, populate_existing=True)
+    assert locked is not None
+    at = now()
+    paid_now = locked.status in (OPEN, EXPIRED) and payment.amount >= locked.amount
+    if paid_now:
+        locked.status = PAID
+        locked.paid_at = at
+        locked.paid_amount = payment.amount
+        locked.provider = payment.provider
+        locked.updated_at = at
+    payment.invoice_id = locked.id
+    payment.resolution = "matched"
+    payment.resolution_note = note.strip()[:500]
+    payment.resolved_by = actor.ref
+    payment.resolved_at = at
+    session.add(
+        _event(
+            locked.id,
+            "paid" if paid_now else "payment_matched",
+            actor.ref,
+            at,
+            payment_id=payment.id,
+            amount=payment.amount,
+            note=note.strip()[:500],
+            manual=True,
+        )
+    )
+    await session.flush()
+    return payment
+
+
+async def refund(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    reason: str,
+    amount: int,
+    invoice: Invoice | None = None,
+    payment: Payment | None = None,
+) -> Refund:
+    """Send money back: part or all of a paid invoice, or a flagged payment."""
+    if not reason.strip():
+        raise invalid(
+            "reason", "reason.missing", "Cần nêu lý do hoàn tiền.", "A reason is required."
+        )
+    if amount <= 0:
+        raise invalid(
+            "amount", "amount.range", "Số tiền hoàn phải dương.", "The refund must be positive."
+        )
+    at = now()
+    if invoice is not None:
+        locked = await session.get(
+            Invoice, invoice.id, with_for_update=True, populate_existing=True
+        )
+        assert locked is not None
+        if locked.status not in (PAID, PARTIALLY_REFUNDED):
+            raise DomainError(
+                code="invoice-not-paid",
+                status=409,
+                title=Message("Hóa đơn chưa được thanh toán", "The invoice is not paid"),
+                detail=Message(
+                    f"Chỉ hoàn tiền cho hóa đơn đã thanh toán; {locked.code} đang ở trạng thái {locked.status}.",
+                    f"Only paid invoices are refunded; {locked.code} is {locked.status}.",
+                ),
+            )
+        refundable = locked.paid_amount - locked.refunded_amount
+        if amount > refundable:
+            raise invalid(
+                "amount",
+                "amount.too_large",
+                f"Chỉ còn {refundable} đồng có thể hoàn.",
+                f"At most {refundable} đồng can be refunded.",
+            )
+        locked.refunded_amount += amount
+        locked.status = (
+            REFUNDED if locked.refunded_amount == locked.paid_amount else PARTIALLY_REFUNDED
+        )
+        locked.updated_at = at
+        row = Refund(
+            invoice_id=locked.id,
+            amount=amount,
+            reason=reason.strip()[:500],
+            created_by=actor.ref,
+            created_at=at,
+        )
+        session.add(row)
+        await session.flush()
+        session.add(
+            _event(
+                locked.id,
+                "refunded",
+                actor.ref,
+                at,
+                refund_id=row.id,
+                amount=amount,
+                reason=reason.strip()[:500],
+            )
+        )
+        await session.flush()
+        return row
+    if payment is None:
+        raise invalid(
+            "invoice",
+            "refund.target",
+            "Cần hóa đơn hoặc khoản tiền.",
+            "An invoice or a payment is required.",
+        )
+    if payment.resolved_at is not None:
+        raise _resolved_already(payment)
+    if payment.outcome in (ACCEPTED, DUPLICATE):
+        raise DomainError(
+            code="payment-not-refundable",
+            status=409,
+            title=Message("Không hoàn riêng khoản này", "This payment is not refunded on its own"),
+            detail=Message(
+                "Khoản đã được chấp nhận thì hoàn qua hóa đơn; thông báo trùng lặp không phải tiền mới.",
+                "An accepted payment is refunded through its invoice; a duplicate is not new money.",
+            ),
+        )
+    if amount > payment.amount:
+        raise invalid(
+            "amount",
+            "amount.too_large",
+            f"Tối đa {payment.amount} đồng.",
+            f"At most {payment.amount} đồng.",
+        )
+    row = Refund(
+        invoice_id=None,
+        payment_id=payment.id,
+        amount=amount,
+        reason=reason.strip()[:500],
+        created_by=actor.ref,
+        created_at=at,
+    )
+    session.add(row)
+    payment.resolution = "refunded"
+    payment.resolution_note = reason.strip()[:500]
+    payment.resolved_by = actor.ref
+    payment.resolved_at = at
+    await session.flush()
+    if payment.invoice_id is not None:
+        session.add(
+            _event(
+                payment.invoice_id,
+                "payment_refunded",
+                actor.ref,
+                at,
+                refund_id=row.id,
+                payment_id=payment.id,
+                amount=amount,
+            )
+        )
+        await session.flush()
+    return row
+
+
+async def cancel_invoice(
+    session: AsyncSession, *, invoice: Invoice, actor: Actor, reason: str
+) -> Invoice:
+    locked = await session.get(Invoice, invoice.id, with_for_update=True, populate_existing=True)
+    assert locked is not None
+    if locked.status != OPEN:
+        raise DomainError(
+            code="invoice-not-open",
+            status=409,
+            title=Message("Hóa đơn không còn mở", "The invoice is not open"),
+            detail=Message(f"{locked.code}: {locked.status}.", f"{locked.code}: {locked.status}."),
+        )
+    at = now()
+    locked.status = CANCELLED
+    locked.updated_at = at
+    session.add(_event(locked.id, "cancelled", actor.ref, at, reason=reason[:500]))
+    await session.flush()
+    return locked
+
+
+async def expire_due(session: AsyncSession, *, batch: int = 500) -> int:
+    """Close open invoices whose due time has passed (a periodic task)."""
+    at = now()
+    ids = list(
+        (
+            await session.execute(
+                select(Invoice.id)
+                .where(Invoice.status == OPEN, Invoice.due_at < at)
+                .order_by(Invoice.due_at)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+    )
+    if not ids:
+        return 0
+    await session.execute(
+        update(Invoice)
+        .where(Invoice.id.in_(ids), Invoice.status == OPEN)
+        .values(status=EXPIRED, updated_at=at)
+    )
+    session.add_all(_event(i, "expired", "system:expiry", at) for i in ids)
+    await session.flush()
+    return len(ids)
+
+
+async def unit_by_code(session: AsyncSession, code: str) -> Unit:
+    unit = (await session.execute(select(Unit).where(Unit.code == code))).scalar_one_or_none()
+    if unit is None:
+        raise not_found("đơn vị", "unit", code)
+    return unit
+
+
+async def count_open(session: AsyncSession) -> int:
+    return int(
+        (await session.execute(select(func.count()).where(Invoice.status == OPEN))).scalar_one()
+    )
