@@ -26,6 +26,7 @@ install: $(BIN)/thudo
 run: install
 	$(BIN)/thudo db upgrade
 	$(BIN)/thudo seed --if-empty --citizens $(DEMO_CITIZENS)
+	$(BIN)/thudo payments seed-demo
 	$(BIN)/thudo serve --host 127.0.0.1 --port $(PORT)
 
 serve: install

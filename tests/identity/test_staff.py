@@ -15,7 +15,7 @@ from thudo.audit.models import AuditEvent
 from thudo.core.clock import now
 from thudo.identity.deps import Actor
 from thudo.identity.models import Account, RoleGrant, Session
-from thudo.identity.permissions import ROLE_PERMISSIONS, Permission, Role
+from thudo.identity.permissions import ROLE_PERMISSIONS, Role
 from thudo.identity.scoping import ward_scope
 from thudo.identity.staff import create_staff
 from thudo.identity.units import branch_code, ward_committee_code
@@ -42,8 +42,12 @@ async def test_a_staff_member_holds_the_union_of_her_roles_permissions(
     )
     me = (await client.get("/api/v1/identity/me", headers=officer.headers)).json()
     assert me["kind"] == "staff"
-    expected = ROLE_PERMISSIONS[Role.SPECIALIST] | ROLE_PERMISSIONS[Role.COMMUNITY_HELPER]
-    assert set(me["scopes"]) == {str(p) for p in expected | {Permission.AUDIT_READ}}
+    expected = (
+        ROLE_PERMISSIONS[Role.SPECIALIST]
+        | ROLE_PERMISSIONS[Role.COMMUNITY_HELPER]
+        | ROLE_PERMISSIONS[Role.AUDITOR]
+    )
+    assert set(me["scopes"]) == {str(p) for p in expected}
     assert me["units"]["audit:read"] == ["HN-STP"]
     assert me["units"]["registry:read"] == [ward_committee_code(HOAN_KIEM)]
 

@@ -115,6 +115,9 @@ async def test_finance_staff_see_exceptions_and_refund_from_the_page(
     assert f"/quan-ly/thanh-toan/{payment_id}/" not in page.text
 
 
-async def test_the_finance_page_needs_a_signed_in_staff_member(client: httpx.AsyncClient) -> None:
+async def test_an_anonymous_visitor_of_the_finance_page_is_sent_to_sign_in(
+    client: httpx.AsyncClient,
+) -> None:
     r = await client.get("/quan-ly/thanh-toan", headers={"Accept": "text/html"})
-    assert r.status_code == 401
+    assert r.status_code == 303
+    assert r.headers["location"] == "/dang-nhap?next=/quan-ly/thanh-toan"

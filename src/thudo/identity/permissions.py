@@ -26,6 +26,8 @@ class Permission(StrEnum):
     DOSSIER_APPROVE = "dossier:approve"
     COUNCIL_MANAGE = "council:manage"
     REPORT_READ = "report:read"
+    PAYMENTS_READ = "payments:read"
+    PAYMENTS_MANAGE = "payments:manage"
 
 
 class Role(StrEnum):
@@ -59,9 +61,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.SPECIALIST: frozenset({P.REGISTRY_READ, P.DOSSIER_READ, P.DOSSIER_PROCESS}),
     Role.APPROVER: frozenset({P.REGISTRY_READ, P.DOSSIER_READ, P.DOSSIER_APPROVE}),
-    Role.UNIT_ADMIN: frozenset({P.STAFF_MANAGE}),
-    Role.CITY_ADMIN: frozenset({P.STAFF_MANAGE}),
-    Role.AUDITOR: frozenset({P.AUDIT_READ}),
+    Role.UNIT_ADMIN: frozenset({P.STAFF_MANAGE, P.PAYMENTS_READ, P.PAYMENTS_MANAGE}),
+    Role.CITY_ADMIN: frozenset({P.STAFF_MANAGE, P.PAYMENTS_READ, P.PAYMENTS_MANAGE}),
+    Role.AUDITOR: frozenset({P.AUDIT_READ, P.PAYMENTS_READ}),
     Role.COMMUNITY_HELPER: frozenset({P.ASSIST_ACT}),
     Role.COUNCIL_CLERK: frozenset({P.COUNCIL_MANAGE}),
     Role.LEADER: frozenset({P.DOSSIER_READ, P.REPORT_READ}),

@@ -17,9 +17,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from thudo.audit.service import record_read
+from thudo.core.access import PUBLIC
 from thudo.core.clock import now, today_vn
 from thudo.core.deps import SessionDep, SettingsDep
-from thudo.core.errors import DomainError, FieldError, Message, validation_error
+from thudo.core.errors import DomainError, FieldError, Message, not_found, validation_error
 from thudo.core.idempotency import remember, replay, request_fingerprint
 from thudo.core.settings import Settings, payment_webhook_secret
 from thudo.identity.deps import Actor, current_actor, forbidden, require
@@ -128,7 +129,7 @@ async def create_invoice(
                 headers={"Idempotent-Replayed": "true"},
             )
     unit = await service.unit_by_code(session, data.unit_code)
-    if not service.can_manage_unit(actor, unit):
+    if not await service.can_manage_unit(session, actor, unit.id):
         raise forbidden("payments:manage")
     invoice = await service.create_invoice(
         session,
@@ -165,8 +166,7 @@ async def get_invoice(
     invoice_id: int, session: SessionDep, settings: SettingsDep, actor: AnyActor
 ) -> Any:
     invoice = await service.get_invoice(session, invoice_id)
-    unit = await session.get(Unit, invoice.unit_id)
-    if not service.can_read_invoice(actor, invoice, unit):
+    if not await service.can_read_invoice(session, actor, invoice):
         raise forbidden("payments:read")
     await _audit_payer_read(session, actor, invoice, "đối soát thanh toán")
     return await invoice_out(session, settings, invoice)
@@ -188,6 +188,8 @@ def _unauthenticated_webhook() -> DomainError:
     "/webhooks/{provider}",
     response_model=WebhookAck,
     summary="Receive a provider's payment notification (HMAC-signed)",
+    # Public: authenticated by the provider's signature, not by a token.
+    dependencies=[PUBLIC],
 )
 async def webhook(
     provider: str,
@@ -258,7 +260,7 @@ async def refund_invoice(
                 headers={"Idempotent-Replayed": "true"},
             )
     invoice = await service.get_invoice(session, invoice_id)
-    if not service.can_manage_unit(actor, await session.get(Unit, invoice.unit_id)):
+    if not await service.can_manage_unit(session, actor, invoice.unit_id):
         raise forbidden("payments:manage")
     row = await service.refund(
         session, actor=actor, reason=data.reason, amount=data.amount, invoice=invoice
@@ -277,16 +279,18 @@ async def refund_invoice(
     return body
 
 
-async def _unit_param(session: Any, actor: Actor, unit_code: str | None) -> Unit | None:
-    """The unit a finance query is about; staff of a unit only see theirs."""
+async def _scope(
+    session: Any, actor: Actor, permission: str, unit_code: str | None
+) -> tuple[frozenset[int] | None, Unit | None]:
+    """The units a finance query covers: the one asked for (if the actor may), else all
+    the actor's units."""
+    scope = await service.unit_scope(session, actor, permission)
     if unit_code is None:
-        if actor.kind != "system" and actor.unit_code is not None:
-            return await service.unit_by_code(session, actor.unit_code)
-        return None
+        return scope, None
     unit = await service.unit_by_code(session, unit_code)
-    if actor.kind != "system" and actor.unit_code not in (None, unit.code):
-        raise forbidden("payments:read")
-    return unit
+    if scope is not None and unit.id not in scope:
+        raise forbidden(permission)
+    return frozenset({unit.id}), unit
 
 
 @router.get(
@@ -300,25 +304,20 @@ async def exceptions(
     unit: Annotated[str | None, Query(max_length=40)] = None,
     include_resolved: bool = False,
 ) -> Any:
-    scope = await _unit_param(session, actor, unit)
-    rows = await service.list_exceptions(session, unit=scope, include_resolved=include_resolved)
+    scope, _ = await _scope(session, actor, "payments:read", unit)
+    rows = await service.list_exceptions(session, unit_ids=scope, include_resolved=include_resolved)
     return [PaymentOut.model_validate(p) for p, _ in rows]
 
 
 async def _payment_for_manager(session: Any, actor: Actor, payment_id: int) -> Payment:
     payment = await session.get(Payment, payment_id)
     if payment is None:
-        from thudo.core.errors import not_found
-
         raise not_found("khoản tiền", "payment", str(payment_id))
-    if actor.kind != "system" and actor.unit_code is not None:
-        allowed = await service.list_exceptions(
-            session,
-            unit=await service.unit_by_code(session, actor.unit_code),
-            include_resolved=True,
-        )
-        if payment.id not in {p.id for p, _ in allowed}:
-            raise forbidden("payments:manage")
+    scope = await service.unit_scope(session, actor, "payments:manage")
+    if scope is not None:
+        visible = await service.list_exceptions(session, unit_ids=scope, include_resolved=True)
+        if payment.id not in {p.id for p, _ in visible}:
+            raise not_found("khoản tiền", "payment", str(payment_id))
     return payment
 
 
@@ -330,7 +329,7 @@ async def _payment_for_manager(session: Any, actor: Actor, payment_id: int) -> P
 async def match(payment_id: int, data: MatchIn, session: SessionDep, actor: Manager) -> Any:
     payment = await _payment_for_manager(session, actor, payment_id)
     invoice = await service.get_invoice_by_code(session, data.invoice_code.strip().upper())
-    if not service.can_manage_unit(actor, await session.get(Unit, invoice.unit_id)):
+    if not await service.can_manage_unit(session, actor, invoice.unit_id):
         raise forbidden("payments:manage")
     return await service.match_payment(
         session, payment=payment, invoice=invoice, note=data.note, actor=actor
@@ -372,7 +371,7 @@ async def reconciliation(
     date: Annotated[dt.date | None, Query(description="Day (Hà Nội time); default today")] = None,
     format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
 ) -> Response:
-    scope = await _unit_param(session, actor, unit)
+    _, scope = await _scope(session, actor, "payments:read", unit)
     assert scope is not None
     day = date or today_vn()
     result = await report.reconcile(session, unit=scope, day=day)

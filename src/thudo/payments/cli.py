@@ -15,55 +15,68 @@ app = typer.Typer(help="Cashless payments", no_args_is_help=True)
 
 # Demo collection accounts: sandbox BINs and made-up account numbers, clearly labelled.
 # The State Treasury's real collection accounts are not public, and never belong here.
-DEMO_UNITS = [
-    ("HN-TTPVHCC", "Trung tâm Phục vụ hành chính công Thành phố Hà Nội", "service_center",
-     "970415", "VietinBank", "990000000001", "KBNN HA NOI - TAI KHOAN THU NGHIEM"),
-    ("HN-SO-TU-PHAP", "Sở Tư pháp Thành phố Hà Nội", "department",
-     "970418", "BIDV", "990000000002", "SO TU PHAP HN - TAI KHOAN THU NGHIEM"),
-    ("HN-SO-XAY-DUNG", "Sở Xây dựng Thành phố Hà Nội (bãi đỗ xe)", "department",
-     "970405", "Agribank", "990000000003", "SO XAY DUNG HN - TAI KHOAN THU NGHIEM"),
-]  # fmt: skip
+DEMO_ACCOUNTS = [
+    ("HN-HCC", "970415", "VietinBank", "990000000001", "KBNN HA NOI - TK THU NGHIEM HCC"),
+    ("HN-STP", "970418", "BIDV", "990000000002", "SO TU PHAP HN - TK THU NGHIEM"),
+    ("HN-SXD", "970405", "Agribank", "990000000003", "SO XAY DUNG HN - TK THU NGHIEM"),
+]
+# Every ward People's Committee: VietinBank, 9901 + its 5-digit ward code.
+WARD_DEMO_BANK = ("970415", "VietinBank")
 
 
 @app.command("seed-demo")
 def seed_demo() -> None:
-    """Create the demo units (if missing) and their sandbox collection accounts."""
+    """Give the city's units sandbox collection accounts (demo only; idempotent)."""
     from sqlalchemy import select
 
-    from thudo.core.clock import now
     from thudo.identity.models import Unit
+    from thudo.identity.units import load_units
     from thudo.payments.service import set_collection_account
 
     settings = get_settings()
+    if settings.env == "production":
+        typer.echo("Demo accounts are never created in production.", err=True)
+        raise typer.Exit(1)
 
-    async def run() -> None:
+    async def run() -> int:
         engine = create_engine(settings.database_url)
+        done = 0
         try:
             async with session_factory(engine)() as session:
-                for code, name, kind, bank_bin, bank, number, holder in DEMO_UNITS:
-                    unit = (
-                        await session.execute(select(Unit).where(Unit.code == code))
-                    ).scalar_one_or_none()
+                await load_units(session=session, province_code=settings.city_province_code)
+                units = {u.code: u for u in await session.scalars(select(Unit))}
+                plan: list[tuple[Unit | None, str, str, str, str]] = [
+                    (units.get(code), bank_bin, bank, number, holder)
+                    for code, bank_bin, bank, number, holder in DEMO_ACCOUNTS
+                ]
+                plan += [
+                    (
+                        u,
+                        *WARD_DEMO_BANK,
+                        f"9901{u.ward_code}",
+                        f"UBND {u.ward_code} - TK THU NGHIEM",
+                    )
+                    for u in units.values()
+                    if u.kind == "ward_committee" and u.ward_code
+                ]
+                for unit, bank_bin, bank, number, holder in plan:
                     if unit is None:
-                        unit = Unit(
-                            code=code,
-                            name=name,
-                            kind=kind,
-                            province_code=settings.city_province_code,
-                            created_at=now(),
-                        )
-                        session.add(unit)
-                        await session.flush()
+                        continue
                     await set_collection_account(
                         session, unit=unit, bank_bin=bank_bin, bank_name=bank,
                         account_number=number, account_name=holder, is_demo=True,
                     )  # fmt: skip
-                    typer.echo(f"{code}: {bank} {number} ({holder})")
+                    done += 1
                 await session.commit()
         finally:
             await engine.dispose()
+        return done
 
-    asyncio.run(run())
+    count = asyncio.run(run())
+    typer.echo(f"{count} units collect into sandbox accounts (demo, no real money):")
+    for code, _bin, bank, number, holder in DEMO_ACCOUNTS:
+        typer.echo(f"  {code}: {bank} {number} ({holder})")
+    typer.echo("  each ward People's Committee (HN-UBND-<ward>): VietinBank 9901<ward code>")
 
 
 @app.command("reconcile")

@@ -7,18 +7,22 @@ pay that invoice, nothing else. Without a valid token the invoice does not exist
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
+from thudo.core.access import PUBLIC
 from thudo.core.clock import to_vn
 from thudo.core.deps import SessionDep, SettingsDep
-from thudo.core.errors import DomainError, not_found
+from thudo.core.errors import DomainError, invalid, not_found
 from thudo.core.i18n import N_
 from thudo.core.settings import Settings, payment_webhook_secret
 from thudo.identity.deps import Actor, require
 from thudo.identity.models import Unit
+from thudo.identity.page_auth import check_csrf, csrf_token, staff_page
 from thudo.payments import service
 from thudo.payments.models import (
     CANCELLED,
@@ -116,7 +120,7 @@ async def _context(
     }
 
 
-@router.get("/thanh-toan/{code}", response_class=HTMLResponse)
+@router.get("/thanh-toan/{code}", response_class=HTMLResponse, dependencies=[PUBLIC])
 async def payment_page(
     request: Request, code: str, session: SessionDep, settings: SettingsDep, t: str | None = None
 ) -> HTMLResponse:
@@ -127,7 +131,7 @@ async def payment_page(
     return render(request, "payments/pay.html", context)
 
 
-@router.get("/thanh-toan/{code}/trang-thai", response_class=HTMLResponse)
+@router.get("/thanh-toan/{code}/trang-thai", response_class=HTMLResponse, dependencies=[PUBLIC])
 async def payment_status(
     request: Request, code: str, session: SessionDep, settings: SettingsDep, t: str | None = None
 ) -> HTMLResponse:
@@ -137,7 +141,7 @@ async def payment_status(
     return render(request, "payments/_status.html", await _context(session, settings, invoice, t))
 
 
-@router.get("/thanh-toan/{code}/bien-lai.pdf")
+@router.get("/thanh-toan/{code}/bien-lai.pdf", dependencies=[PUBLIC])
 async def receipt(
     code: str, session: SessionDep, settings: SettingsDep, t: str | None = None
 ) -> Response:
@@ -145,8 +149,6 @@ async def receipt(
     if invoice.status not in (PAID, PARTIALLY_REFUNDED, REFUNDED):
         raise not_found("biên lai", "receipt", code)
     unit = await session.get(Unit, invoice.unit_id)
-    from sqlalchemy import select
-
     ref = (
         await session.execute(
             select(Payment.provider_txn_id)
@@ -170,7 +172,7 @@ async def receipt(
 
 # A GET link, not a form: the page's CSP (form-action 'self') forbids a form whose answer
 # redirects to another origin, and this only builds a signed redirect, changing nothing.
-@router.get("/thanh-toan/{code}/the")
+@router.get("/thanh-toan/{code}/the", dependencies=[PUBLIC])
 async def pay_by_card(
     code: str, session: SessionDep, settings: SettingsDep, t: str | None = None
 ) -> Response:
@@ -197,10 +199,33 @@ async def pay_by_card(
 # ---------------------------------------------------------------- finance staff
 
 
+def finance_page(permission: str) -> Callable[[Request], Awaitable[Actor]]:
+    """Staff signed in to the back office (else off to sign in), or a system caller with a
+    bearer token (operations scripts, tests)."""
+    staff = staff_page(permission)
+    bearer = require(permission)
+
+    async def dependency(request: Request) -> Actor:
+        if request.headers.get("authorization"):
+            return await bearer(request)
+        return await staff(request)
+
+    dependency.__name__ = f"finance_page_{permission.replace(':', '_')}"
+    return dependency
+
+
+Reader = Annotated[Actor, Depends(finance_page("payments:read"))]
+Manager = Annotated[Actor, Depends(finance_page("payments:manage"))]
+Csrf = Annotated[str, Form(max_length=100)]
+
+
 async def _finance_context(request: Request, session: Any, actor: Actor) -> dict[str, Any]:
     _ = translator(request)
-    unit = await service.unit_by_code(session, actor.unit_code) if actor.unit_code else None
-    rows = await service.list_exceptions(session, unit=unit)
+    scope = await service.unit_scope(session, actor, "payments:read")
+    units = []
+    if scope is not None:
+        units = list((await session.execute(select(Unit.name).where(Unit.id.in_(scope)))).scalars())
+    rows = await service.list_exceptions(session, unit_ids=scope)
     table = []
     items = []
     for payment, invoice in rows:
@@ -218,24 +243,33 @@ async def _finance_context(request: Request, session: Any, actor: Actor) -> dict
             ]
         )
         items.append({"payment": payment, "invoice": invoice, "amount": format_vnd(payment.amount)})
-    return {"rows": table, "items": items, "unit": unit, "can_manage": actor.can("payments:manage")}
+    return {
+        "rows": table,
+        "items": items,
+        "unit_names": units,
+        "can_manage": actor.can("payments:manage"),
+        "csrf_token": csrf_token(request),
+    }
 
 
 @router.get("/quan-ly/thanh-toan", response_class=HTMLResponse)
-async def finance_exceptions(
-    request: Request,
-    session: SessionDep,
-    actor: Annotated[Actor, Depends(require("payments:read"))],
-) -> HTMLResponse:
+async def finance_exceptions(request: Request, session: SessionDep, actor: Reader) -> HTMLResponse:
     context = await _finance_context(request, session, actor)
     context["done"] = request.query_params.get("xong")
     return render(request, "payments/exceptions.html", context)
 
 
 async def _finance_action(
-    request: Request, session: Any, actor: Actor, payment_id: int, action: Any
+    request: Request, session: Any, actor: Actor, payment_id: int, token: str, action: Any
 ) -> Response:
+    if actor.kind == "staff":  # a browser session: the form must come from our page
+        check_csrf(request, token)
     payment = await session.get(Payment, payment_id)
+    scope = await service.unit_scope(session, actor, "payments:manage")
+    if payment is not None and scope is not None:
+        visible = await service.list_exceptions(session, unit_ids=scope, include_resolved=True)
+        if payment.id not in {p.id for p, _ in visible}:
+            payment = None
     if payment is None:
         raise not_found("khoản tiền", "payment", str(payment_id))
     try:
@@ -244,7 +278,6 @@ async def _finance_action(
         await session.rollback()
         context = await _finance_context(request, session, actor)
         context["error"] = exc
-        context["error_payment_id"] = payment_id
         return render(request, "payments/exceptions.html", context, status_code=exc.status)
     return RedirectResponse(f"/quan-ly/thanh-toan?xong={payment.provider_txn_id}", status_code=303)
 
@@ -254,21 +287,20 @@ async def finance_match(
     request: Request,
     payment_id: int,
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require("payments:manage"))],
+    actor: Manager,
     invoice_code: Annotated[str, Form(max_length=40)] = "",
     note: Annotated[str, Form(max_length=500)] = "",
+    csrf_token: Csrf = "",
 ) -> Response:
     async def action(payment: Payment) -> None:
         invoice = await service.get_invoice_by_code(session, invoice_code.strip().upper())
-        if not service.can_manage_unit(actor, await session.get(Unit, invoice.unit_id)):
-            from thudo.identity.deps import forbidden
-
-            raise forbidden("payments:manage")
+        if not await service.can_manage_unit(session, actor, invoice.unit_id):
+            raise not_found("hóa đơn", "invoice", invoice.code)
         await service.match_payment(
             session, payment=payment, invoice=invoice, note=note, actor=actor
         )
 
-    return await _finance_action(request, session, actor, payment_id, action)
+    return await _finance_action(request, session, actor, payment_id, csrf_token, action)
 
 
 @router.post("/quan-ly/thanh-toan/{payment_id}/hoan-tien")
@@ -276,18 +308,17 @@ async def finance_refund(
     request: Request,
     payment_id: int,
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require("payments:manage"))],
+    actor: Manager,
     amount: Annotated[str, Form(max_length=20)] = "",
     reason: Annotated[str, Form(max_length=500)] = "",
+    csrf_token: Csrf = "",
 ) -> Response:
     async def action(payment: Payment) -> None:
         digits = amount.replace(".", "").replace(",", "").strip()
         if not digits.isdigit():
-            from thudo.core.errors import invalid
-
             raise invalid("amount", "amount.format", "Số tiền là số nguyên (đồng).", "Whole đồng.")
         await service.refund(
             session, actor=actor, reason=reason, amount=int(digits), payment=payment
         )
 
-    return await _finance_action(request, session, actor, payment_id, action)
+    return await _finance_action(request, session, actor, payment_id, csrf_token, action)

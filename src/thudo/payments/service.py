@@ -273,30 +273,40 @@ async def invoice_events(session: AsyncSession, invoice_id: int) -> list[Invoice
     return list(rows.scalars())
 
 
-def can_read_invoice(actor: Actor, invoice: Invoice, unit: Unit | None) -> bool:
-    """The payer, the collecting unit's staff (or city-wide staff), and system actors."""
+async def unit_scope(session: AsyncSession, actor: Actor, permission: str) -> frozenset[int] | None:
+    """The units whose payments an actor may see or handle with a permission (their ids);
+    None: every unit (system and partner actors, staff holding it in the city unit)."""
+    if not actor.can(permission):
+        return frozenset()
+    if actor.kind != "staff":
+        return None
+    codes = actor.units_for(permission) or (
+        frozenset({actor.unit_code}) if actor.unit_code else frozenset()
+    )
+    if not codes:
+        return frozenset()
+    rows = (await session.execute(select(Unit.id, Unit.kind).where(Unit.code.in_(codes)))).all()
+    if any(kind == "city" for _, kind in rows):
+        return None
+    return frozenset(unit_id for unit_id, _ in rows)
+
+
+async def can_read_invoice(session: AsyncSession, actor: Actor, invoice: Invoice) -> bool:
+    """The payer, finance staff of the collecting unit (or of the city), system actors."""
     if actor.personal_id is not None and actor.personal_id == invoice.payer_personal_id:
         return True
-    if actor.kind == "citizen" and actor.id == str(invoice.payer_account_id):
+    if actor.account_id is not None and actor.account_id == invoice.payer_account_id:
         return True
-    if not (actor.can("payments:read") or actor.can("payments:manage")):
-        return False
-    return (
-        actor.kind == "system"
-        or actor.unit_code is None
-        or (unit is not None and actor.unit_code == unit.code)
-    )
+    for permission in ("payments:read", "payments:manage"):
+        scope = await unit_scope(session, actor, permission)
+        if scope is None or invoice.unit_id in scope:
+            return True
+    return False
 
 
-def can_manage_unit(actor: Actor, unit: Unit | None) -> bool:
-    """Finance staff of the unit (or city-wide) and system actors may refund and match."""
-    if not actor.can("payments:manage"):
-        return False
-    return (
-        actor.kind == "system"
-        or actor.unit_code is None
-        or (unit is not None and actor.unit_code == unit.code)
-    )
+async def can_manage_unit(session: AsyncSession, actor: Actor, unit_id: int) -> bool:
+    scope = await unit_scope(session, actor, "payments:manage")
+    return scope is None or unit_id in scope
 
 
 async def _find_invoice(session: AsyncSession, notification: Notification) -> Invoice | None:
@@ -424,7 +434,11 @@ async def record_notification(
 
 
 async def list_exceptions(
-    session: AsyncSession, *, unit: Unit | None, include_resolved: bool = False, limit: int = 200
+    session: AsyncSession,
+    *,
+    unit_ids: frozenset[int] | None,
+    include_resolved: bool = False,
+    limit: int = 200,
 ) -> list[tuple[Payment, Invoice | None]]:
     """Payments finance staff must look at: unmatched, under/over-paid, late, duplicate."""
     stmt = (
@@ -436,12 +450,12 @@ async def list_exceptions(
     )
     if not include_resolved:
         stmt = stmt.where(Payment.resolved_at.is_(None))
-    if unit is not None:
+    if unit_ids is not None:
         accounts = select(CollectionAccount.account_number).where(
-            CollectionAccount.unit_id == unit.id
+            CollectionAccount.unit_id.in_(unit_ids)
         )
         stmt = stmt.where(
-            (Invoice.unit_id == unit.id)
+            Invoice.unit_id.in_(unit_ids)
             | (Payment.invoice_id.is_(None) & Payment.account_number.in_(accounts))
         )
     return [(p, i) for p, i in (await session.execute(stmt)).all()]
