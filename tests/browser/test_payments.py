@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.browser.a11y import axe_violations, has_horizontal_scroll, small_touch_targets
@@ -23,6 +24,7 @@ from tests.conftest import ADMIN_TOKEN
 from thudo.core.clock import now
 from thudo.core.db import session_factory
 from thudo.identity.models import Unit
+from thudo.identity.units import SERVICE_CENTER_CODE
 from thudo.payments import service
 
 pytestmark = pytest.mark.browser
@@ -100,17 +102,10 @@ def servers(
 @pytest.fixture(scope="module")
 async def unit_code(engine: AsyncEngine) -> str:
     """A collecting unit with a demo account, committed for the servers to see."""
-    code = f"BROWSER-{uuid.uuid4().hex[:6]}"
+    # An existing unit: committed rows must not change the city's unit list.
+    code = SERVICE_CENTER_CODE
     async with session_factory(engine)() as session:
-        unit = Unit(
-            code=code,
-            name="Trung tâm Phục vụ hành chính công Hà Nội",
-            kind="service_center",
-            province_code="01",
-            created_at=now(),
-        )
-        session.add(unit)
-        await session.flush()
+        unit = (await session.execute(select(Unit).where(Unit.code == code))).scalar_one()
         await service.set_collection_account(
             session, unit=unit, bank_bin="970415", bank_name="VietinBank",
             account_number="990000000001", account_name="TAI KHOAN THU NGHIEM", is_demo=True,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 
 import httpx
 import orjson
@@ -31,15 +30,8 @@ async def test_twenty_identical_notifications_at_once_pay_the_invoice_exactly_on
     factory = session_factory(own_engine)
     try:
         async with factory() as session:
-            unit = Unit(
-                code=f"CONC-{uuid.uuid4().hex[:8]}",
-                name="Đơn vị thử đồng thời",
-                kind="service_center",
-                province_code="01",
-                created_at=now(),
-            )
-            session.add(unit)
-            await session.flush()
+            # An existing unit: committed rows must not change the city's unit list.
+            unit = (await session.execute(select(Unit).where(Unit.code == "HN-SXD"))).scalar_one()
             await service.set_collection_account(
                 session, unit=unit, bank_bin="970415", bank_name="VietinBank",
                 account_number="1234567890", account_name="DEMO", is_demo=True,
