@@ -166,9 +166,10 @@ def main() -> None:
             "THUDO_PAYMENT_WEBHOOK_SECRETS": json.dumps({SANDBOX_BANK: secret}),
             "THUDO_JOBS_IN_WEB": "false",
         }
-        with tempfile.TemporaryDirectory() as tmp, running_server(
-            url, workers=args.workers, env=env
-        ) as base:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            running_server(url, workers=args.workers, env=env) as base,
+        ):
             _write_notifications(tmp, secret, codes, args.threads, args.unmatched)
             script = os.path.join(tmp, "post.lua")
             with open(script, "w") as fh:
