@@ -9,11 +9,18 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.identity.people import BA_DINH, HOAN_KIEM, Person, citizen, grant, sign_in
+from tests.identity.people import (
+    BA_DINH,
+    HOAN_KIEM,
+    Person,
+    citizen,
+    form_token,
+    grant,
+    sign_in,
+)
 from tests.payments.conftest import transfer
 from thudo.core.clock import now
 from thudo.identity.models import Unit
-from thudo.identity.page_auth import csrf_for
 from thudo.identity.units import ward_committee_code
 from thudo.payments import service
 from thudo.payments.models import Invoice
@@ -76,9 +83,9 @@ async def test_a_staff_form_without_its_csrf_token_is_refused(
     form = {"amount": "41000", "reason": "Thừa tiền"}
     refused = await client.post(url, data=form, headers=admin.headers)
     assert refused.status_code == 403
-    assert admin.cookie
-    token = csrf_for(app.state.settings.secret_key.get_secret_value(), admin.cookie)
-    done = await client.post(url, data={**form, "csrf_token": token}, headers=admin.headers)
+    done = await client.post(
+        url, data={**form, "csrf_token": form_token(app)}, headers=admin.headers
+    )
     assert done.status_code == 303
 
 
