@@ -15,7 +15,7 @@ from thudo.identity.units import branch_code, ward_committee_code
 pytestmark = pytest.mark.browser
 
 PAGES = ["/can-bo", "/can-bo/dinh-danh-muc-2", "/can-bo/phan-quyen", "/can-bo/ho-tro",
-         "/tai-khoan/ho-tro"]  # fmt: skip
+         "/tai-khoan/ho-tro", "/can-bo?lang=en", "/can-bo/phan-quyen?lang=en"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

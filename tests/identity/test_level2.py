@@ -11,6 +11,7 @@ from tests.identity.people import BA_DINH, HOAN_KIEM, Person, citizen, form_toke
 from thudo.audit.models import AuditEvent
 from thudo.identity.models import Account, LevelChange, Unit
 from thudo.identity.units import branch_code
+from thudo.notify.models import Message
 
 PAGE = "/can-bo/dinh-danh-muc-2"
 
@@ -69,6 +70,8 @@ async def test_an_officer_checks_a_citizen_in_person_and_raises_her_to_level_2(
     assert change.officer_account_id == officer.account_id
     assert change.place == "Quầy số 3"
     assert change.evidence["document"] == "the_can_cuoc" and change.evidence["face_checked"]
+    told = await db.scalar(select(Message).where(Message.account_id == change.account_id))
+    assert told is not None and told.channel == "in_app" and "mức độ 2" in told.body
 
 
 async def test_without_checking_the_face_the_account_stays_at_level_1(
