@@ -110,6 +110,9 @@ def build_request(call: Call, sample: dict[str, Any]) -> dict[str, Any]:
         }
     elif body:
         request["json"] = {}
+    if call.method != "GET" and "json" not in request and "csrf_token" in sample:
+        # Every browser form carries its CSRF token, whether the route reads it or not.
+        request["data"] = {**request.get("data", {}), "csrf_token": sample["csrf_token"]}
     return request
 
 
