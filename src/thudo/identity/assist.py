@@ -30,7 +30,7 @@ from thudo.identity.models import Session as BrowserSession
 from thudo.identity.permissions import Permission
 from thudo.identity.scoping import ensure_citizen_in_scope, ward_scope
 from thudo.identity.staff import actor_from_session_cookie, signed_in_from_request
-from thudo.notify.models import Message as NotifyMessage
+from thudo.notify import service as notify
 from thudo.registry.models import Citizen
 
 PURPOSE = "assist_consent"
@@ -56,20 +56,11 @@ async def _notify(
     session: AsyncSession, *, channel: str, account_id: int, address: str | None,
     template: str, subject: str | None, body: str,
 ) -> None:  # fmt: skip
-    # Written to the outbox; the notify module's senders deliver queued messages.
-    session.add(
-        NotifyMessage(
-            channel=channel,
-            account_id=account_id,
-            address=address,
-            template=template,
-            subject=subject,
-            body=body,
-            status="queued",
-            attempts=0,
-            created_at=now(),
-        )
-    )
+    # In the caller's transaction: a rolled-back request sends nothing.
+    await notify.send(
+        session, channel=channel, template=template, body=body, account_id=account_id,
+        address=address, subject=subject,
+    )  # fmt: skip
 
 
 async def start_request(

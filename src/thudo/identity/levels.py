@@ -15,7 +15,7 @@ from thudo.identity.deps import Actor
 from thudo.identity.models import Account, LevelChange, Unit
 from thudo.identity.permissions import Permission
 from thudo.identity.scoping import citizen_not_found, ensure_citizen_in_scope, ward_scope
-from thudo.notify.models import Message as NotifyMessage
+from thudo.notify import service as notify
 from thudo.registry.models import Citizen
 
 Document = Literal["the_can_cuoc", "can_cuoc_cong_dan", "ho_chieu"]
@@ -172,20 +172,16 @@ async def raise_to_level_2(
     account.updated_at = at
     session.add(change)
     unit_name = await session.scalar(select(Unit.name).where(Unit.id == unit_id))
-    session.add(
-        NotifyMessage(
-            channel="in_app",
-            account_id=account.id,
-            template="eid.level_2",
-            subject="Tài khoản định danh điện tử mức độ 2",
-            body=(
-                f"Tài khoản của bạn đã được nâng lên mức độ 2 sau khi kiểm tra trực tiếp tại "
-                f"{unit_name} ({place}). Nếu không phải bạn, hãy báo ngay cho cơ quan công an."
-            ),
-            status="queued",
-            attempts=0,
-            created_at=at,
-        )
+    await notify.send(
+        session,
+        channel="in_app",
+        account_id=account.id,
+        template="eid.level_2",
+        subject="Tài khoản định danh điện tử mức độ 2",
+        body=(
+            f"Tài khoản của bạn đã được nâng lên mức độ 2 sau khi kiểm tra trực tiếp tại "
+            f"{unit_name} ({place}). Nếu không phải bạn, hãy báo ngay cho cơ quan công an."
+        ),
     )
     await session.flush()
     return change
