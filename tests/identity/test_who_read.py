@@ -84,3 +84,39 @@ async def test_she_sees_a_calm_empty_page_when_nobody_has_read_her_data(
     await sign_in(client, citizen["personal_id"])
     page = parse((await client.get("/tai-khoan/ai-da-xem")).text)
     assert "Chưa có ai đọc dữ liệu của bạn" in page.find("main").text
+
+
+async def test_a_read_by_an_officer_shows_her_name_and_her_unit(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], db: AsyncSession
+) -> None:
+    from thudo.core.clock import now
+    from thudo.identity.models import Unit
+
+    officer_citizen = await registry_citizen(client, admin_headers, full_name="Trần Văn Cán")
+    await register(client, db, officer_citizen, phone="0977000001")
+    officer = await db.scalar(
+        select(Account).where(Account.personal_id == officer_citizen["personal_id"])
+    )
+    citizen = await registry_citizen(client, admin_headers)
+    await register(client, db, citizen, phone="0977000002")
+    assert officer is not None
+    db.add(
+        Unit(
+            code="TEST-AIDAXEM", name="UBND phường Thử Nghiệm", kind="ward_committee",
+            province_code="01", ward_code="00070", created_at=now(),
+        )
+    )  # fmt: skip
+    await db.flush()
+    staff = Actor(kind="staff", id=str(officer.id), name="", unit_code="TEST-AIDAXEM")
+    await record_read(
+        session=db, actor=staff, subject_personal_id=citizen["personal_id"],
+        fields=["permanent_address"], purpose="giải quyết hồ sơ H01",
+    )  # fmt: skip
+    await db.flush()
+    await sign_in(client, citizen["personal_id"])
+    page = parse((await client.get("/tai-khoan/ai-da-xem")).text)
+    row = page.find("tbody").find_all("tr")[0]
+    cells = [c.text for c in row.find_all() if c.tag in ("th", "td")]
+    assert cells[1:] == [
+        "Trần Văn Cán", "UBND phường Thử Nghiệm", "Địa chỉ thường trú", "giải quyết hồ sơ H01",
+    ]  # fmt: skip
