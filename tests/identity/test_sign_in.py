@@ -353,3 +353,15 @@ async def test_staff_cannot_turn_totp_off_but_a_citizen_can(
     assert off.headers["location"] == "/tai-khoan?notice=totp_disabled"
     await db.refresh(account)
     assert account.totp_enabled_at is None and account.totp_secret is None
+
+
+def test_her_sessions_are_named_by_browser_and_system() -> None:
+    from thudo.identity.account_pages import device_of
+
+    android = "Mozilla/5.0 (Linux; Android 14; SM-A546E) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36"
+    iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+    edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 Edg/126.0"
+    assert device_of(android) == "Chrome, Android"
+    assert device_of(iphone) == "Safari, iOS"
+    assert device_of(edge) == "Edge, Windows"
+    assert device_of("curl/8.5") is None and device_of(None) is None

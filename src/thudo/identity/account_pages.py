@@ -608,6 +608,24 @@ async def reset_resend(request: Request, session: SessionDep, flow: Field = "") 
 # ---------------------------------------------------------------- her account
 
 
+_BROWSERS = (
+    ("Edg/", "Edge"), ("OPR/", "Opera"), ("CocCoc", "Cốc Cốc"), ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"), ("Safari/", "Safari"),
+)  # fmt: skip
+_SYSTEMS = (
+    ("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"),
+    ("Mac OS X", "macOS"), ("Linux", "Linux"),
+)  # fmt: skip
+
+
+def device_of(user_agent: str | None) -> str | None:
+    """ "Chrome, Android" from a User-Agent header, or None when it names neither."""
+    ua = user_agent or ""
+    browser = next((name for key, name in _BROWSERS if key in ua), None)
+    system = next((name for key, name in _SYSTEMS if key in ua), None)
+    return ", ".join(p for p in (browser, system) if p) or None
+
+
 def _when(value: dt.datetime) -> str:
     return to_vn(value).strftime("%H:%M %d/%m/%Y")
 
@@ -632,7 +650,7 @@ async def _account_page(
         [
             _when(s.auth_time),
             _when(s.expires_at),
-            (s.user_agent or _("Không rõ"))[:80],
+            device_of(s.user_agent) or _("Không rõ"),
             _("Phiên này") if s.id == row.id else "",
         ]
         for s in sessions
