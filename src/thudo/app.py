@@ -91,6 +91,8 @@ def _module_routers() -> list[APIRouter]:
     from thudo.geo.api import router as geo_api
     from thudo.identity.account_pages import router as account_pages
     from thudo.identity.api import router as identity_api
+    from thudo.identity.oidc_api import router as oidc_api
+    from thudo.identity.oidc_pages import router as oidc_pages
     from thudo.identity.staff_pages import router as identity_staff_pages
     from thudo.notify.pages import router as notify_pages
     from thudo.payments.api import router as payments_api
@@ -100,4 +102,5 @@ def _module_routers() -> list[APIRouter]:
     return [
         geo_api, registry_api, identity_api, identity_staff_pages, account_pages, notify_pages,
         payments_api, payments_pages,
+        oidc_api, oidc_pages,
     ]  # fmt: skip

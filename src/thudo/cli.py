@@ -23,6 +23,7 @@ app.add_typer(db_app, name="db")
 def _register_subcommands() -> None:
     from thudo.audit.cli import app as audit_app
     from thudo.identity.staff_cli import app as staff_app
+    from thudo.identity.oidc_cli import clients_app, keys_app
     from thudo.jobs.cli import app as jobs_app
     from thudo.payments.cli import app as payments_app
     from thudo.registry.cli import app as registry_app
@@ -32,6 +33,8 @@ def _register_subcommands() -> None:
     app.add_typer(payments_app, name="payments")
     app.add_typer(registry_app, name="registry")
     app.add_typer(staff_app, name="staff")
+    app.add_typer(clients_app, name="clients")
+    app.add_typer(keys_app, name="keys")
 
 
 _register_subcommands()

@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     database_url: str = ""
     # Signs sessions and tokens. Outside development it must be given explicitly.
     secret_key: SecretStr | None = None
-    # Guards the registry API for agency systems until OAuth2 client credentials exist.
+    # Development/test convenience only: a bearer token with every API scope. Partner
+    # systems use OAuth 2.0 client credentials; in production this token grants nothing.
     admin_token: SecretStr | None = None
     log_level: str = "INFO"
     log_json: bool | None = None
@@ -59,6 +60,22 @@ class Settings(BaseSettings):
     sandbox_bank_url: str = "http://127.0.0.1:8100"
     # Payment links and open invoices: how long a citizen has to pay by default (hours).
     invoice_due_hours: int = 72
+    # OpenID Connect provider: token lifetimes in seconds.
+    access_token_seconds: int = 900
+    id_token_seconds: int = 900
+    refresh_token_seconds: int = 30 * 24 * 3600
+    authorization_code_seconds: int = 120
+    # How long a process may trust its cached "this access token is not revoked" answer.
+    token_revocation_cache_seconds: float = 5.0
+    # An external OpenID Connect provider (e.g. the national VNeID) the portal trusts.
+    external_oidc_issuer: str = ""
+    external_oidc_client_id: str = ""
+    external_oidc_client_secret: SecretStr | None = None
+    external_oidc_personal_id_claim: str = "personal_id"
+    external_oidc_scopes: str = "openid profile personal_id"
+    external_oidc_name: str = "VNeID"
+    # The provider's acr values and the e-ID level each proves (JSON object).
+    external_oidc_acr_levels: dict[str, int] = {"eid:level1": 1, "eid:level2": 2}
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:
@@ -67,10 +84,7 @@ class Settings(BaseSettings):
         if self.env == "production":
             missing = [
                 name
-                for name, value in (
-                    ("THUDO_SECRET_KEY", self.secret_key),
-                    ("THUDO_ADMIN_TOKEN", self.admin_token),
-                )
+                for name, value in (("THUDO_SECRET_KEY", self.secret_key),)
                 if value is None or len(value.get_secret_value()) < 32
             ]
             if missing:
@@ -84,6 +98,11 @@ class Settings(BaseSettings):
             if self.admin_token is None:
                 self.admin_token = SecretStr(_local_secret(self.data_dir, "admin_token"))
         return self
+
+    @property
+    def admin_token_accepted(self) -> bool:
+        """The admin token opens the APIs in development and tests, never in production."""
+        return self.env != "production" and self.admin_token is not None
 
     @property
     def json_logs(self) -> bool:

@@ -1,9 +1,9 @@
 """Who is calling, and what they may do: permissions declared on routes as typed dependencies.
 
-Until OAuth2 client credentials arrive (identity issue), agency systems authenticate with
-the admin token setting (`THUDO_ADMIN_TOKEN`, `Authorization: Bearer …`), which grants the
-registry scopes to a system actor. Routes already declare the scope they need, so the
-switch to per-client scopes changes this file only.
+Partner systems call the APIs with OAuth 2.0 access tokens from the e-ID provider
+(client credentials): the token's scopes are the actor's permissions, the client's unit
+its unit (identity/tokens.py). The admin token (`THUDO_ADMIN_TOKEN`) is a development and
+test convenience granting every scope; in production it grants nothing.
 """
 
 from __future__ import annotations
@@ -83,12 +83,22 @@ async def current_actor(request: Request) -> Actor:
         if actor is None:
             raise unauthorized()
         return actor
-    admin = request.app.state.settings.admin_token
-    if admin is not None and hmac.compare_digest(token.encode(), admin.get_secret_value().encode()):
+    settings = request.app.state.settings
+    admin = settings.admin_token
+    if (
+        settings.admin_token_accepted
+        and admin is not None
+        and hmac.compare_digest(token.encode(), admin.get_secret_value().encode())
+    ):
         return Actor(
             kind="system", id="admin-token", name="Quản trị hệ thống", scopes=frozenset({"*"})
         )
-    raise unauthorized()
+    from thudo.identity.tokens import actor_from_bearer
+
+    actor = await actor_from_bearer(request, token)
+    if actor is None:
+        raise unauthorized()
+    return actor
 
 
 def require(scope: str) -> Callable[[Request], Awaitable[Actor]]:

@@ -205,6 +205,11 @@ class Token(Base):
     scope: Mapped[str] = mapped_column(Text)
     acr: Mapped[str | None] = mapped_column(String(20))
     session_id: Mapped[int | None] = mapped_column(BigIntType, ForeignKey("identity_session.id"))
+    # The code this token (and every token refreshed from it) came from: a replayed code
+    # revokes them all.
+    authorization_code_id: Mapped[int | None] = mapped_column(
+        BigIntType, ForeignKey("identity_authorization_code.id"), index=True
+    )
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     refresh_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
