@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import authlib.deprecate  # noqa: F401  (its import turns its warnings on: first)
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -311,6 +311,8 @@ async def _external_claims(app: FastAPI, st: RelyingPartyState, code: str) -> di
     settings: Settings = app.state.settings
     meta = await external_metadata(app)
     secret = settings.external_oidc_client_secret
+    import authlib.deprecate  # noqa: F401  (importing it turns its warnings on: first)
+
     with warnings.catch_warnings():  # Authlib nudges towards httpx2; httpx is what we ship
         warnings.simplefilter("ignore")
         from authlib.integrations.httpx_client import AsyncOAuth2Client

@@ -111,6 +111,9 @@ async def jwks(request: Request) -> JSONResponse:
 @router.post("/oauth2/token", summary="Token endpoint (code, refresh, client credentials)")
 async def token(request: Request, session: SessionDep) -> Response:
     prov = provider(request.app)
+    # Before the request writes anything: on SQLite, making the first key in its own
+    # transaction would otherwise wait for this request's write lock.
+    await prov.keys.signing_key()
     try:
         form = await _form(request)
         client = await oidc.authenticate_client(session, request.headers.get("authorization"), form)

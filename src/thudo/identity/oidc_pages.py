@@ -267,6 +267,7 @@ async def _signed_in(
 @router.get(federation.OWN_CALLBACK)
 async def sign_in_with_eid_callback(request: Request, session: SessionDep) -> Response:
     settings = _settings(request)
+    await provider(request.app).keys.signing_key()  # before writing (see oidc_api.token)
     st = federation.returned_state(request, settings, "self")
     signed = await federation.finish_own(
         session, provider(request.app), settings, st, request.query_params["code"]
