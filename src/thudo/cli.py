@@ -22,8 +22,8 @@ app.add_typer(db_app, name="db")
 
 def _register_subcommands() -> None:
     from thudo.audit.cli import app as audit_app
-    from thudo.identity.staff_cli import app as staff_app
     from thudo.identity.oidc_cli import clients_app, keys_app
+    from thudo.identity.staff_cli import app as staff_app
     from thudo.jobs.cli import app as jobs_app
     from thudo.payments.cli import app as payments_app
     from thudo.registry.cli import app as registry_app

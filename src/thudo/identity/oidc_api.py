@@ -12,13 +12,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from thudo.core.access import PUBLIC
 from thudo.core.deps import SessionDep
 from thudo.identity import oidc
 from thudo.identity.clients import SERVICE_SCOPES, USER_SCOPES
 from thudo.identity.keys import ALGORITHM
 from thudo.identity.tokens import bearer_token, provider
 
-router = APIRouter(tags=["e-ID (OpenID Connect)"])
+# Public: clients authenticate themselves (client secret, PKCE, bearer token) per request.
+router = APIRouter(tags=["e-ID (OpenID Connect)"], dependencies=[PUBLIC])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 

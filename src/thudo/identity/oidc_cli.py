@@ -7,8 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.core.errors import DomainError
@@ -83,13 +81,15 @@ def list_clients() -> None:
     from thudo.identity.clients import get_all
 
     rows = _run(lambda session: get_all(session=session))
-    table = Table("client_id", "name", "kind", "scopes", "unit", "status")
+    # Tab-separated, one client a line: readable, and grep/cut-friendly.
+    typer.echo("client_id\tkind\tstatus\tscopes\tunit\tname")
     for client, unit_code in rows:
-        table.add_row(
-            client.client_id, client.name, client.kind + (" (first-party)" if client.first_party else ""),
-            " ".join(client.scopes), unit_code or "", "disabled" if client.disabled_at else "active",
-        )  # fmt: skip
-    Console().print(table)
+        kind = client.kind + (" (first-party)" if client.first_party else "")
+        status = "disabled" if client.disabled_at else "active"
+        scopes = " ".join(client.scopes)
+        typer.echo(
+            f"{client.client_id}\t{kind}\t{status}\t{scopes}\t{unit_code or '-'}\t{client.name}"
+        )
 
 
 @clients_app.command("disable")

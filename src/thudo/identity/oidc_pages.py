@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from thudo.core.access import PUBLIC
 from thudo.core.deps import SessionDep
 from thudo.core.errors import Message
 from thudo.core.settings import Settings
@@ -122,12 +123,12 @@ def _consent_page(
     return response
 
 
-@router.get("/oauth2/authorize")
+@router.get("/oauth2/authorize", dependencies=[PUBLIC])
 async def authorize(request: Request, session: SessionDep) -> Response:
     return await _authorize(request, session, dict(request.query_params))
 
 
-@router.post("/oauth2/authorize")
+@router.post("/oauth2/authorize", dependencies=[PUBLIC])
 async def authorize_post(request: Request, session: SessionDep) -> Response:
     form = await request.form()
     return await _authorize(request, session, {k: v for k, v in form.items() if isinstance(v, str)})
@@ -188,12 +189,12 @@ def select_client(client_id: str) -> Any:
     return select(Client).where(Client.client_id == client_id)
 
 
-@router.get("/oauth2/logout")
+@router.get("/oauth2/logout", dependencies=[PUBLIC])
 async def logout(request: Request, session: SessionDep) -> Response:
     return await _logout(request, session, dict(request.query_params))
 
 
-@router.post("/oauth2/logout")
+@router.post("/oauth2/logout", dependencies=[PUBLIC])
 async def logout_post(request: Request, session: SessionDep) -> Response:
     form = await request.form()
     return await _logout(request, session, {k: v for k, v in form.items() if isinstance(v, str)})
@@ -241,7 +242,7 @@ async def revoke_app(request: Request, session: SessionDep) -> Response:
 # ------------------------------------------------------------------ the portal's sign-in
 
 
-@router.get("/dang-nhap/dinh-danh")
+@router.get("/dang-nhap/dinh-danh", dependencies=[PUBLIC])
 async def sign_in_with_eid(request: Request, session: SessionDep) -> Response:
     """ "Đăng nhập bằng định danh điện tử": authorization code + PKCE against our provider."""
     settings = _settings(request)
@@ -264,7 +265,7 @@ async def _signed_in(
     return response
 
 
-@router.get(federation.OWN_CALLBACK)
+@router.get(federation.OWN_CALLBACK, dependencies=[PUBLIC])
 async def sign_in_with_eid_callback(request: Request, session: SessionDep) -> Response:
     settings = _settings(request)
     await provider(request.app).keys.signing_key()  # before writing (see oidc_api.token)
@@ -275,7 +276,7 @@ async def sign_in_with_eid_callback(request: Request, session: SessionDep) -> Re
     return await _signed_in(request, session, signed, st.next)
 
 
-@router.get("/dang-nhap/vneid")
+@router.get("/dang-nhap/vneid", dependencies=[PUBLIC])
 async def sign_in_with_external(request: Request) -> Response:
     """Sign in with the external provider configured by THUDO_EXTERNAL_OIDC_*."""
     settings = _settings(request)
@@ -289,7 +290,7 @@ async def sign_in_with_external(request: Request) -> Response:
     return response
 
 
-@router.get(federation.EXTERNAL_CALLBACK)
+@router.get(federation.EXTERNAL_CALLBACK, dependencies=[PUBLIC])
 async def sign_in_with_external_callback(request: Request, session: SessionDep) -> Response:
     settings = _settings(request)
     if not federation.external_configured(settings):

@@ -262,4 +262,5 @@ async def actor_from_bearer(request: Request, token: str) -> Actor | None:
         scopes=frozenset(s for s in scopes if ":" not in s),
         client_id=facts.client_id,
         personal_id=personal_id,
+        account_id=facts.account_id,
     )
