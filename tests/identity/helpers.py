@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import authlib.deprecate  # noqa: F401  (its import turns its warnings on: first)
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession

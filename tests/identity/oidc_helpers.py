@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import authlib.deprecate  # noqa: F401  (its import turns its warnings on: first)
 import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -136,7 +137,7 @@ async def code_flow(
     url, _state = oauth.create_authorization_url(
         ISSUER + "/oauth2/authorize", code_verifier=verifier, nonce=nonce
     )
-    response = await http.get(url)
+    response = await http.get(url.removeprefix(ISSUER))  # her browser, on this site
     if response.status_code == 200 and consent is not None:
         response = await submit_consent(http, response.text, consent)
     assert response.status_code == 303, response.text

@@ -302,7 +302,20 @@ async def test_declining_consent_returns_access_denied_and_records_nothing(
     assert await db.scalar(select(func.count()).select_from(Consent).where(Consent.client_id == rp_client.client_id)) == 0  # fmt: skip
 
 
-async def test_a_consent_form_without_its_session_token_is_refused(
+async def test_a_link_carrying_a_consent_answer_does_not_consent_for_her(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    await sign_in(client, db, await make_person(db))
+    rp_client, _ = await register(db)
+    params = {"response_type": "code", "client_id": rp_client.client_id,
+              "redirect_uri": rp_client.redirect_uris[0], "scope": "openid personal_id",
+              "decision": "accept", "share_personal_id": "yes"}  # fmt: skip
+    response = await client.get("/oauth2/authorize", params=params)
+    assert response.status_code == 200  # the consent screen, asking her
+    assert await db.scalar(select(func.count()).select_from(Consent).where(Consent.client_id == rp_client.client_id)) == 0  # fmt: skip
+
+
+async def test_a_consent_form_without_its_csrf_token_is_refused(
     client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
     await sign_in(client, db, await make_person(db))

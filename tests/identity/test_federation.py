@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.browser.conftest import _free_port
 from tests.conftest import _create_pg_database, _drop_pg_database
-from tests.identity.helpers import ISSUER, make_person, submit_consent
+from tests.identity.oidc_helpers import ISSUER, make_person, submit_consent
 from tests.registry.factories import citizen_payload
 from thudo.app import create_app
 from thudo.core.clock import now

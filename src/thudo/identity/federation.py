@@ -44,7 +44,7 @@ from thudo.identity import oidc
 from thudo.identity.clients import create_client
 from thudo.identity.models import Account, Client, FederatedIdentity
 from thudo.identity.models import Session as BrowserSession
-from thudo.identity.tokens import Provider, digest
+from thudo.identity.tokens import Provider
 from thudo.registry.models import Citizen
 
 PORTAL_CLIENT_ID = "thudo-portal"
@@ -52,7 +52,6 @@ OWN_CALLBACK = "/dang-nhap/dinh-danh/callback"
 EXTERNAL_CALLBACK = "/dang-nhap/vneid/callback"
 RP_COOKIE = "thudo_rp"
 RP_COOKIE_SECONDS = 600
-SESSION_SECONDS = 12 * 3600
 
 
 def _base(settings: Settings) -> str:
@@ -154,33 +153,26 @@ def returned_state(request: Request, settings: Settings, provider: str) -> Relyi
 
 
 async def start_session(
-    session: AsyncSession,
-    *,
-    account_id: int,
-    acr: str,
-    amr: list[str],
-    auth_time: dt.datetime,
-    user_agent: str | None,
-) -> str:
-    """A browser session per the shared contract (cookie value returned, its hash stored)."""
-    value = secrets.token_urlsafe(32)
-    at = now()
-    session.add(
-        BrowserSession(
-            token_hash=digest(value), account_id=account_id, amr=amr, acr=acr,
-            auth_time=auth_time, expires_at=at + dt.timedelta(seconds=SESSION_SECONDS),
-            user_agent=(user_agent or "")[:300] or None,
-        )
-    )  # fmt: skip
+    session: AsyncSession, signed: SignedIn, *, user_agent: str | None
+) -> tuple[str, BrowserSession]:
+    """The portal's session (identity/sessions.py), with the assurance the provider proved."""
+    from thudo.identity.sessions import start_session as start
+
+    account = await session.get(Account, signed.account_id)
+    assert account is not None
+    value, row = await start(session, account=account, amr=signed.amr, user_agent=user_agent)
+    row.acr = signed.acr
+    row.auth_time = signed.auth_time
     await session.flush()
-    return value
+    return value, row
 
 
-def set_session_cookie(response: Response, settings: Settings, value: str) -> None:
-    response.set_cookie(
-        oidc.SESSION_COOKIE, value, max_age=SESSION_SECONDS, httponly=True, samesite="lax",
-        secure=settings.base_url.startswith("https"), path="/",
-    )  # fmt: skip
+def set_session_cookie(
+    response: Response, settings: Settings, value: str, row: BrowserSession
+) -> None:
+    from thudo.identity.sessions import set_session_cookie as set_cookie
+
+    set_cookie(response, value, settings=settings, row=row)
     response.delete_cookie(RP_COOKIE, path="/dang-nhap")
 
 

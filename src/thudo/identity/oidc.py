@@ -85,22 +85,10 @@ def redirect_with(uri: str, params: Mapping[str, str | None]) -> str:
 
 
 async def browser_session(request: Request, session: AsyncSession) -> BrowserSession | None:
-    """The signed-in browser session from the `thudo_session` cookie, if valid."""
-    value = request.cookies.get(SESSION_COOKIE)
-    if not value:
-        return None
-    row: BrowserSession | None = await session.scalar(
-        select(BrowserSession).where(BrowserSession.token_hash == digest(value))
-    )
-    if row is None or row.revoked_at is not None or row.expires_at <= now():
-        return None
-    return row
+    """The signed-in browser session (the `thudo_session` cookie), if valid."""
+    from thudo.identity.sessions import current_session
 
-
-def csrf_token(settings_secret: str, browser: BrowserSession, purpose: str) -> str:
-    """A form token bound to the browser session (the consent and logout forms)."""
-    mac = hmac.new(settings_secret.encode(), f"{purpose}:{browser.token_hash}".encode(), "sha256")
-    return mac.hexdigest()
+    return await current_session(request, session)
 
 
 # ------------------------------------------------------------------------ authorize
@@ -737,8 +725,10 @@ async def end_browser_session(
     session: AsyncSession, prov: Provider, browser: BrowserSession
 ) -> None:
     """Sign out: the session ends and tokens issued under it stop working."""
+    from thudo.identity.sessions import end_session
+
+    await end_session(session, row=browser)
     at = now()
-    browser.revoked_at = at
     jtis = (
         await session.scalars(
             select(Token.jti).where(Token.session_id == browser.id, Token.revoked_at.is_(None))

@@ -21,6 +21,7 @@ from thudo.identity.tokens import pairwise_subject, provider
 from thudo.web.templating import render
 
 router = APIRouter(tags=["e-ID pages"], include_in_schema=False)
+# Her answers on the consent screen: never taken from a GET (a link could carry them).
 _FORM_ONLY = {"csrf_token", "decision", "share_personal_id"}
 
 
@@ -47,7 +48,11 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
 
 
-async def _authorize(request: Request, session: SessionDep, params: Mapping[str, str]) -> Response:
+async def _authorize(
+    request: Request, session: SessionDep, params: Mapping[str, str], *, decided: bool = False
+) -> Response:
+    """An authorization request; `decided` when it is her answer on the consent screen
+    (a POST, which the CSRF middleware has checked; a GET never carries a decision)."""
     issuer = provider(request.app).issuer
     try:
         req, error = await oidc.parse_authorize(session, params)
@@ -66,16 +71,8 @@ async def _authorize(request: Request, session: SessionDep, params: Mapping[str,
     assert browser is not None and account is not None
     ask = await oidc.scopes_to_ask(session, req, account.id)
     granted = list(req.scopes)
-    if "decision" in params:
-        expected = oidc.csrf_token(_secret(request), browser, "consent")
-        if not oidc.hmac.compare_digest(params.get("csrf_token", ""), expected):
-            return _page_error(
-                request,
-                Message("Biểu mẫu đã hết hạn", "The form has expired"),
-                Message("Vui lòng quay lại ứng dụng và thử lại.", "Please go back to the application and try again."),
-                status=403,
-            )  # fmt: skip
-        if params["decision"] != "accept":
+    if decided:
+        if params.get("decision") != "accept":
             denied = oidc.oauth_error("access_denied", "Công dân từ chối.", "The citizen declined.")
             return _redirect(req.error_redirect(denied, issuer))
         accepted = [
@@ -116,7 +113,6 @@ def _consent_page(
             "scopes": [(s, USER_SCOPES[s]) for s in req.scopes if s != "personal_id"],
             "asks_personal_id": "personal_id" in ask,
             "hidden": {k: v for k, v in params.items() if k not in _FORM_ONLY},
-            "csrf_token": oidc.csrf_token(_secret(request), browser, "consent"),
         },
     )
     response.headers["Cache-Control"] = "no-store"
@@ -125,19 +121,28 @@ def _consent_page(
 
 @router.get("/oauth2/authorize", dependencies=[PUBLIC])
 async def authorize(request: Request, session: SessionDep) -> Response:
-    return await _authorize(request, session, dict(request.query_params))
+    params = {k: v for k, v in request.query_params.items() if k not in _FORM_ONLY}
+    return await _authorize(request, session, params)
 
 
 @router.post("/oauth2/authorize", dependencies=[PUBLIC])
 async def authorize_post(request: Request, session: SessionDep) -> Response:
+    """The consent screen's answer (the page's form, CSRF-checked by the middleware)."""
     form = await request.form()
-    return await _authorize(request, session, {k: v for k, v in form.items() if isinstance(v, str)})
+    params = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    return await _authorize(request, session, params, decided="decision" in params)
 
 
 # ------------------------------------------------------------------ RP-initiated logout
 
 
-async def _logout(request: Request, session: SessionDep, params: Mapping[str, str]) -> Response:
+async def _logout(
+    request: Request,
+    session: SessionDep,
+    params: Mapping[str, str],
+    *,
+    confirmed_form: bool = False,
+) -> Response:
     prov = provider(request.app)
     hint = params.get("id_token_hint")
     claims = await prov.verify(hint, check_expiry=False) if hint else None
@@ -160,9 +165,8 @@ async def _logout(request: Request, session: SessionDep, params: Mapping[str, st
     browser = await oidc.browser_session(request, session)
     confirmed = False
     if browser is not None:
-        if "confirm" in params:
-            expected = oidc.csrf_token(_secret(request), browser, "logout")
-            confirmed = oidc.hmac.compare_digest(params.get("csrf_token", ""), expected)
+        if confirmed_form:
+            confirmed = True
         elif claims is not None and client is not None:
             own = pairwise_subject(prov.settings, client.sector_identifier, browser.account_id)
             confirmed = claims.get("sub") == own
@@ -171,15 +175,16 @@ async def _logout(request: Request, session: SessionDep, params: Mapping[str, st
             return render(
                 request,
                 "oidc_logout.html",
-                {"ask": True, "client": client, "hidden": hidden,
-                 "csrf_token": oidc.csrf_token(_secret(request), browser, "logout")},
-            )  # fmt: skip
+                {"ask": True, "client": client, "hidden": hidden},
+            )
         await oidc.end_browser_session(session, prov, browser)
     if target:
         response: Response = _redirect(oidc.redirect_with(target, {"state": params.get("state")}))
     else:
         response = render(request, "oidc_logout.html", {"ask": False, "client": client})
-    response.delete_cookie(oidc.SESSION_COOKIE, path="/")
+    from thudo.identity.sessions import clear_session_cookie
+
+    clear_session_cookie(response, settings=_settings(request))
     return response
 
 
@@ -191,13 +196,16 @@ def select_client(client_id: str) -> Any:
 
 @router.get("/oauth2/logout", dependencies=[PUBLIC])
 async def logout(request: Request, session: SessionDep) -> Response:
-    return await _logout(request, session, dict(request.query_params))
+    params = {k: v for k, v in request.query_params.items() if k != "confirm"}
+    return await _logout(request, session, params)
 
 
 @router.post("/oauth2/logout", dependencies=[PUBLIC])
 async def logout_post(request: Request, session: SessionDep) -> Response:
+    """Her confirmation on the sign-out page (CSRF-checked by the middleware)."""
     form = await request.form()
-    return await _logout(request, session, {k: v for k, v in form.items() if isinstance(v, str)})
+    params = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    return await _logout(request, session, params, confirmed_form=params.get("confirm") == "yes")
 
 
 # ------------------------------------------------------------------ connected applications
@@ -219,7 +227,6 @@ async def connected_apps(request: Request, session: SessionDep) -> Response:
         {
             "rows": rows,
             "revoked": request.query_params.get("da-thu-hoi"),
-            "csrf_token": oidc.csrf_token(_secret(request), browser, "consent-revoke"),
         },
     )
 
@@ -229,10 +236,7 @@ async def revoke_app(request: Request, session: SessionDep) -> Response:
     browser = await oidc.browser_session(request, session)
     if browser is None:
         return _redirect("/dang-nhap?" + urlencode({"next": "/tai-khoan/ung-dung"}))
-    form = await request.form()
-    expected = oidc.csrf_token(_secret(request), browser, "consent-revoke")
-    if not oidc.hmac.compare_digest(str(form.get("csrf_token", "")), expected):
-        return _page_error(request, Message("Biểu mẫu đã hết hạn", "The form has expired"), Message("Vui lòng thử lại.", "Please try again."), 403)  # fmt: skip
+    form = await request.form()  # CSRF-checked by the middleware
     client_id = str(form.get("client_id", ""))
     await oidc.revoke_consent(session, account_id=browser.account_id, client_id=client_id)
     provider(request.app).facts.clear()
@@ -256,12 +260,11 @@ async def _signed_in(
     request: Request, session: SessionDep, signed: federation.SignedIn, next_path: str
 ) -> Response:
     settings = _settings(request)
-    value = await federation.start_session(
-        session, account_id=signed.account_id, acr=signed.acr, amr=signed.amr,
-        auth_time=signed.auth_time, user_agent=request.headers.get("user-agent"),
-    )  # fmt: skip
+    value, row = await federation.start_session(
+        session, signed, user_agent=request.headers.get("user-agent")
+    )
     response = _redirect(next_path)
-    federation.set_session_cookie(response, settings, value)
+    federation.set_session_cookie(response, settings, value, row)
     return response
 
 
