@@ -51,7 +51,7 @@ async def _journey(page: Page, live_server: str, *, phone: bool) -> None:
     assert created.status_code == 201, created.text
 
     await page.goto(live_server + "/")
-    await page.get_by_role("link", name="Đăng nhập").click()
+    await page.get_by_role("link", name="Đăng nhập", exact=True).click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Đăng nhập")
     await _check(page, phone)
     await page.get_by_role("link", name="Chưa có tài khoản? Đăng ký").click()
