@@ -85,13 +85,16 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 async def _load_reference_data(engine: AsyncEngine) -> None:
-    """Geography and organisation units are reference data every test may rely on: load them once, committed."""
+    """Geography, organisation units and the procedure catalog are reference data every test
+    may rely on: load them once, committed."""
     from thudo.geo.service import load_geography
     from thudo.identity.units import load_units
+    from thudo.procedures.service import load_seed
 
     async with async_sessionmaker(engine, expire_on_commit=False)() as session:
         await load_geography(session=session)
         await load_units(session=session)
+        await load_seed(session=session)
         await session.commit()
 
 

@@ -97,10 +97,13 @@ def _module_routers() -> list[APIRouter]:
     from thudo.notify.pages import router as notify_pages
     from thudo.payments.api import router as payments_api
     from thudo.payments.pages import router as payments_pages
+    from thudo.procedures.api import router as procedures_api
+    from thudo.procedures.pages import router as procedures_pages
     from thudo.registry.api import router as registry_api
 
     return [
         geo_api, registry_api, identity_api, identity_staff_pages, account_pages, notify_pages,
         payments_api, payments_pages,
         oidc_api, oidc_pages,
+        procedures_api, procedures_pages,
     ]  # fmt: skip

@@ -26,11 +26,13 @@ def _register_subcommands() -> None:
     from thudo.identity.staff_cli import app as staff_app
     from thudo.jobs.cli import app as jobs_app
     from thudo.payments.cli import app as payments_app
+    from thudo.procedures.cli import app as procedures_app
     from thudo.registry.cli import app as registry_app
 
     app.add_typer(audit_app, name="audit")
     app.add_typer(jobs_app, name="jobs")
     app.add_typer(payments_app, name="payments")
+    app.add_typer(procedures_app, name="procedures")
     app.add_typer(registry_app, name="registry")
     app.add_typer(staff_app, name="staff")
     app.add_typer(clients_app, name="clients")
@@ -168,12 +170,13 @@ def seed(
     from thudo.core.db import create_engine, session_factory, sync_url
     from thudo.geo.service import load_geography
     from thudo.identity.units import load_units
+    from thudo.procedures.service import ImportSummary, load_seed
     from thudo.registry.bulk import SeedError, count_citizens, seed_city, write_dirty_copy
 
     settings = get_settings()
     console = Console()
 
-    async def load_geo() -> dict[str, int]:
+    async def load_reference_data() -> tuple[dict[str, int], ImportSummary]:
         engine = create_engine(settings.database_url)
         try:
             async with session_factory(engine)() as session:
@@ -181,13 +184,15 @@ def seed(
                 counts["units"] = await load_units(
                     session=session, province_code=settings.city_province_code
                 )
+                procedures = await load_seed(session=session)
                 await session.commit()
-                return counts
+                return counts, procedures
         finally:
             await engine.dispose()
 
-    geo = asyncio.run(load_geo())
+    geo, procedures = asyncio.run(load_reference_data())
     console.print(f"Địa giới hành chính: {geo}")
+    console.print(f"Thủ tục hành chính: {procedures.created} mới, {procedures.unchanged} đã có.")
     engine = create_sync_engine(sync_url(settings.database_url))
     with engine.connect() as conn:
         existing = count_citizens(conn)

@@ -39,7 +39,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_server(
+    database_url: str, engine: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """The app served by uvicorn on a free port, on this run's migrated database."""
     port = _free_port()
     env = {

@@ -7,6 +7,7 @@ from thudo.identity import models as identity_models
 from thudo.jobs import models as jobs_models
 from thudo.notify import models as notify_models
 from thudo.payments import models as payments_models
+from thudo.procedures import models as procedure_models
 from thudo.registry import models as registry_models
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "jobs_models",
     "notify_models",
     "payments_models",
+    "procedure_models",
     "registry_models",
 ]
