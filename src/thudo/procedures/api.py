@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from thudo.core.access import PUBLIC
 from thudo.core.deps import SessionDep
 from thudo.core.errors import invalid
 from thudo.procedures import service
@@ -18,7 +19,7 @@ from thudo.procedures.schemas import (
     ProcedureSummary,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["procedures"])
+router = APIRouter(prefix="/api/v1", tags=["procedures"], dependencies=[PUBLIC])
 
 PER_PAGE_MAX = 100
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from thudo.core import clock
+from thudo.core.access import PUBLIC
 from thudo.core.deps import SessionDep
 from thudo.core.i18n import N_, request_language
 from thudo.procedures import service
@@ -24,7 +25,7 @@ from thudo.procedures.schemas import (
 )
 from thudo.web.templating import component, render, translator
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[PUBLIC])
 PER_PAGE = 20
 
 WORKFLOW_STEPS: dict[str, list[str]] = {
