@@ -2,6 +2,7 @@
 
 from thudo.audit import models as audit_models
 from thudo.core import idempotency as core_idempotency
+from thudo.documents import models as documents_models
 from thudo.geo import models as geo_models
 from thudo.identity import models as identity_models
 from thudo.jobs import models as jobs_models
@@ -13,6 +14,7 @@ from thudo.registry import models as registry_models
 __all__ = [
     "audit_models",
     "core_idempotency",
+    "documents_models",
     "geo_models",
     "identity_models",
     "jobs_models",

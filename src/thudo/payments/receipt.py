@@ -1,19 +1,16 @@
 """The PDF receipt of a paid invoice (biên lai), with the amount in Vietnamese words.
 
-ReportLab draws it with DejaVu Sans (Debian's fonts-dejavu-core), which has every
-Vietnamese letter; the font is embedded in the PDF.
+ReportLab draws it with Noto Sans, shipped with the platform (documents/fonts), which has
+every Vietnamese letter; the font is embedded in the PDF.
 """
 
 from __future__ import annotations
 
 import io
-from functools import lru_cache
-from pathlib import Path
 
 from thudo.core.clock import to_vn
 from thudo.payments.models import Invoice
 
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
 _DIGITS = ["không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín"]
 _GROUPS = ["", "nghìn", "triệu", "tỷ"]
 
@@ -78,20 +75,12 @@ def format_vnd(amount: int) -> str:
     return f"{amount:,}".replace(",", ".") + " ₫"
 
 
-@lru_cache
 def _fonts() -> tuple[str, str]:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
+    """Noto Sans, shipped with the platform (documents/fonts): no system font needed."""
+    from thudo.documents.pdf import register_fonts
 
-    for folder in FONT_DIRS:
-        regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
-        if regular.exists() and bold.exists():
-            pdfmetrics.registerFont(TTFont("DejaVuSans", str(regular)))
-            pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(bold)))
-            return "DejaVuSans", "DejaVuSans-Bold"
-    raise RuntimeError(
-        "DejaVu Sans is missing: install Debian's fonts-dejavu-core (make browser-deps)"
-    )
+    family = register_fonts()
+    return family, f"{family}-Bold"
 
 
 def receipt_pdf(

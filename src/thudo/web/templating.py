@@ -7,6 +7,7 @@ are globals that read the request being rendered from a context variable.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from thudo.core.clock import VN_TZ
 from thudo.core.i18n import LANG_COOKIE, LANGUAGES, gettext, request_language
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -130,6 +132,14 @@ env.globals.update(
     csrf_header_token=csrf_header_token,
     signed_in=signed_in,
 )
+
+
+def vn_datetime(value: dt.datetime | None) -> str:
+    """A stored (UTC) moment as Hà Nội shows it: 02/03/2026 09:30."""
+    return value.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M") if value else "—"
+
+
+env.filters["vn_datetime"] = vn_datetime
 
 
 def component(name: str) -> Callable[..., Markup]:
