@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from thudo.core import clock
 from thudo.core.access import PUBLIC
 from thudo.core.deps import SessionDep
 from thudo.core.errors import invalid
@@ -26,7 +27,7 @@ PER_PAGE_MAX = 100
 
 def summary(entry: service.Entry) -> ProcedureSummary:
     p = entry.data
-    delegation = p.delegation_on(service.clock.today_vn())
+    delegation = p.delegation_on(clock.today_vn())
     return ProcedureSummary(
         code=p.code,
         name=p.name,
@@ -51,7 +52,7 @@ def detail(entry: service.Entry) -> ProcedureDetail:
         **p.model_dump(),
         sector_name=service.sector_name(p.sector),
         sector_name_en=service.sector_name(p.sector, "en"),
-        delegation_in_force=p.delegation_on(service.clock.today_vn()),
+        delegation_in_force=p.delegation_on(clock.today_vn()),
         fee_today={
             c: FeeQuoteOut(amount=q.amount, rule_applied=q.rule_applied, basis=q.basis)
             for c, q in fees.items()

@@ -21,7 +21,6 @@ from thudo.procedures.schemas import (
     ONLINE_LEVELS,
     SECTORS,
     FeeRuleData,
-    ProcedureData,
 )
 from thudo.web.templating import component, render, translator
 
@@ -66,9 +65,7 @@ def processing_text(days: int, _: Callable[..., str]) -> str:
     return _("{n} ngày làm việc", n=days)
 
 
-def rule_text(
-    rule: FeeRuleData, procedure: ProcedureData, _: Callable[..., str], lang: str
-) -> tuple[str, str]:
+def rule_text(rule: FeeRuleData, _: Callable[..., str], lang: str) -> tuple[str, str]:
     """A fee rule in words: (when it applies, what it does)."""
     when = []
     if rule.channels:
@@ -169,7 +166,7 @@ async def procedure_page(request: Request, code: str, session: SessionDep) -> HT
     fee_rows = [
         [_(CHANNEL_NAMES[c]), fee_text(fees[c].amount, _, lang), fees[c].basis] for c in channels
     ]
-    rules = [rule_text(r, p, _, lang) for r in p.fee_rules]
+    rules = [rule_text(r, _, lang) for r in p.fee_rules]
     documents = [
         [
             d.name_en if en else d.name,
