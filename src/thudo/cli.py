@@ -91,6 +91,9 @@ def serve(
             reload=reload,
             access_log=False,
             proxy_headers=True,
+            # Workers that take more than uvicorn's default 5 s to import and answer its
+            # health check (a loaded machine) were killed and restarted in a loop.
+            timeout_worker_healthcheck=60,
         )
     finally:
         if runner is not None:

@@ -220,15 +220,15 @@ async def webhook(
         notification = handler.parse(body)
     except NotificationError as exc:
         raise validation_error([FieldError(exc.field, "invalid", Message(exc.vi, exc.en))]) from exc
-    payment = await service.record_notification(
+    recorded = await service.record_notification(
         session, provider=provider, notification=notification
     )
-    code = None
-    if payment.invoice_id is not None:
-        invoice = await session.get(Invoice, payment.invoice_id)
-        code = invoice.code if invoice else None
     # The session commits before this answer leaves (SessionDep): acknowledged means stored.
-    return WebhookAck(payment_id=payment.id, outcome=payment.outcome, invoice_code=code)
+    return WebhookAck(
+        payment_id=recorded.payment_id,
+        outcome=recorded.outcome,
+        invoice_code=recorded.invoice_code,
+    )
 
 
 @router.post(

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -310,6 +310,7 @@ async def can_manage_unit(session: AsyncSession, actor: Actor, unit_id: int) -> 
 
 
 async def _find_invoice(session: AsyncSession, notification: Notification) -> Invoice | None:
+    """The invoice a notification pays, locked until the transaction ends."""
     codes = (
         [notification.invoice_code]
         if notification.invoice_code
@@ -317,16 +318,24 @@ async def _find_invoice(session: AsyncSession, notification: Notification) -> In
     )
     if not codes:
         return None
-    rows = (
-        await session.execute(select(Invoice.id, Invoice.code).where(Invoice.code.in_(codes)))
-    ).all()
-    by_code = {code: invoice_id for invoice_id, code in rows}
-    for code in codes:
-        if code in by_code:
-            return await session.get(
-                Invoice, by_code[code], with_for_update=True, populate_existing=True
+    if dialect_name(session) == "sqlite":
+        # SQLite has no row locks: take the database's write lock first (a no-op write), or
+        # two readers upgrading to writers would fail instead of waiting their turn.
+        await session.execute(
+            update(Invoice).where(Invoice.code.in_(codes)).values(updated_at=Invoice.updated_at)
+        )
+    found = {
+        invoice.code: invoice
+        for invoice in (
+            await session.execute(
+                select(Invoice)
+                .where(Invoice.code.in_(codes))
+                .with_for_update()
+                .execution_options(populate_existing=True)
             )
-    return None
+        ).scalars()
+    }
+    return next((found[code] for code in codes if code in found), None)
 
 
 def _outcome(invoice: Invoice | None, amount: int, at: dt.datetime) -> str:
@@ -343,17 +352,30 @@ def _outcome(invoice: Invoice | None, amount: int, at: dt.datetime) -> str:
     return ACCEPTED
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What became of a notification."""
+
+    payment_id: int
+    outcome: str
+    invoice_id: int | None
+    invoice_code: str | None
+
+
 async def record_notification(
     session: AsyncSession, *, provider: str, notification: Notification
-) -> Payment:
+) -> Recorded:
     """Store a provider's notification and settle what it means, exactly once.
 
-    The first notification of a provider transaction is counted; any repeat (a retry,
-    a concurrent delivery) is kept as a duplicate pointing at it. On PostgreSQL the
-    partial unique index makes concurrent repeats wait for the first to commit, and the
-    invoice row is locked while it is marked paid.
+    The invoice it names is locked first (SELECT … FOR UPDATE), then the notification is
+    inserted: the first of a provider transaction is counted, any repeat (a retry, a
+    concurrent delivery) hits the partial unique index and is kept as a duplicate pointing
+    at it, before anything is changed. Concurrent repeats wait on the invoice lock (or, for
+    unmatched ones, on the index) until the first commits.
     """
     at = now()
+    invoice = await _find_invoice(session, notification)
+    outcome = _outcome(invoice, notification.amount, at)
     dialect = postgresql if dialect_name(session) == "postgresql" else sqlite
     values = {
         "provider": provider,
@@ -362,7 +384,8 @@ async def record_notification(
         "content": notification.content[:500],
         "account_number": notification.account_number,
         "received_at": at,
-        "outcome": UNMATCHED,
+        "outcome": outcome,
+        "invoice_id": invoice.id if invoice else None,
         "raw": notification.raw,
     }
     inserted = (
@@ -371,7 +394,9 @@ async def record_notification(
             .values(**values)
             .on_conflict_do_nothing(
                 index_elements=["provider", "provider_txn_id"],
-                index_where=Payment.outcome != DUPLICATE,
+                # A literal, as in the index: with a bound parameter PostgreSQL's generic
+                # plan of a prepared statement cannot match the partial index.
+                index_where=text("outcome <> 'duplicate'"),
             )
             .returning(Payment.id)
         )
@@ -387,19 +412,17 @@ async def record_notification(
             )
         ).one()
         duplicate = Payment(
-            **{**values, "outcome": DUPLICATE},
+            **{**values, "outcome": DUPLICATE, "invoice_id": first.invoice_id},
             duplicate_of_id=first.id,
-            invoice_id=first.invoice_id,
         )
         session.add(duplicate)
         await session.flush()
-        return duplicate
-    invoice = await _find_invoice(session, notification)
-    outcome = _outcome(invoice, notification.amount, at)
-    payment = await session.get(Payment, inserted)
-    assert payment is not None
-    payment.outcome = outcome
-    payment.invoice_id = invoice.id if invoice else None
+        code = None
+        if first.invoice_id is not None:
+            code = (
+                await session.execute(select(Invoice.code).where(Invoice.id == first.invoice_id))
+            ).scalar_one()
+        return Recorded(duplicate.id, DUPLICATE, first.invoice_id, code)
     if invoice is not None:
         if outcome == ACCEPTED:
             invoice.status = PAID
@@ -407,30 +430,21 @@ async def record_notification(
             invoice.paid_amount = notification.amount
             invoice.provider = provider
             invoice.updated_at = at
-            session.add(
-                _event(
-                    invoice.id,
-                    "paid",
-                    provider,
-                    at,
-                    payment_id=payment.id,
-                    amount=notification.amount,
-                )
+        session.add(
+            _event(
+                invoice.id,
+                "paid" if outcome == ACCEPTED else "payment_flagged",
+                provider,
+                at,
+                payment_id=inserted,
+                amount=notification.amount,
+                **({} if outcome == ACCEPTED else {"outcome": outcome}),
             )
-        else:
-            session.add(
-                _event(
-                    invoice.id,
-                    "payment_flagged",
-                    provider,
-                    at,
-                    payment_id=payment.id,
-                    amount=notification.amount,
-                    outcome=outcome,
-                )
-            )
-    await session.flush()
-    return payment
+        )
+        await session.flush()
+    return Recorded(
+        inserted, outcome, invoice.id if invoice else None, invoice.code if invoice else None
+    )
 
 
 async def list_exceptions(
@@ -699,9 +713,3 @@ async def unit_by_code(session: AsyncSession, code: str) -> Unit:
     if unit is None:
         raise not_found("đơn vị", "unit", code)
     return unit
-
-
-async def count_open(session: AsyncSession) -> int:
-    return int(
-        (await session.execute(select(func.count()).where(Invoice.status == OPEN))).scalar_one()
-    )
