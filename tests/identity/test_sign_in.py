@@ -365,3 +365,26 @@ def test_her_sessions_are_named_by_browser_and_system() -> None:
     assert device_of(iphone) == "Safari, iOS"
     assert device_of(edge) == "Edge, Windows"
     assert device_of("curl/8.5") is None and device_of(None) is None
+
+
+async def test_guessing_the_current_password_on_the_account_page_locks_it_too(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], db: AsyncSession
+) -> None:
+    account = await _account(client, admin_headers, db)
+    await sign_in(client, account.personal_id)
+    form = {"password": "mat khau moi that dai", "password_confirm": "mat khau moi that dai"}
+    for _ in range(5):
+        wrong = await post_form(
+            client,
+            "/tai-khoan/mat-khau",
+            {**form, "current_password": "doan thu"},
+            page="/tai-khoan",
+        )
+        assert wrong.status_code == 422
+    locked = await post_form(
+        client, "/tai-khoan/mat-khau", {**form, "current_password": PASSWORD}, page="/tai-khoan"
+    )
+    assert locked.status_code == 422 and "Mật khẩu hiện tại không đúng" in locked.text
+    await db.refresh(account)
+    assert account.locked_until is not None
+    assert (await sign_in(client, account.personal_id)).status_code == 401

@@ -689,7 +689,7 @@ async def account_page(request: Request, session: SessionDep) -> Response:
     return await _account_page(request, session, *auth)
 
 
-@router.post("/tai-khoan/mat-khau")
+@router.post("/tai-khoan/mat-khau", dependencies=[Depends(rate_limit("sign_in"))])
 async def change_password(
     request: Request,
     session: SessionDep,

@@ -504,8 +504,11 @@ async def change_password(
     password_confirm: str,
     keep_session_id: int,
 ) -> None:
-    """A new password, given the current one; her other sessions are signed out."""
-    if not await passwords.verify_password_off_loop(account.password_hash, current):
+    """A new password, given the current one; her other sessions are signed out. Wrong
+    current passwords count towards the lockout, and a locked account cannot change it."""
+    if is_locked(account) or not await passwords.verify_password_off_loop(
+        account.password_hash, current
+    ):
         await record_failure(session, account)
         raise _refused(
             "wrong-password",
