@@ -7,7 +7,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
 from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +16,7 @@ from thudo.core.errors import DomainError, FieldError, Message, not_found, valid
 from thudo.identity.deps import SESSION_COOKIE, Actor
 from thudo.identity.models import Account, RoleGrant, Unit
 from thudo.identity.models import Session as BrowserSession
+from thudo.identity.passwords import hash_password
 from thudo.identity.permissions import (
     ROLE_LABELS,
     ROLE_PERMISSIONS,
@@ -304,7 +304,7 @@ async def create_staff(
         password = secrets.token_urlsafe(12)
         at = now()
         account = Account(
-            personal_id=personal_id, phone=number, password_hash=PasswordHasher().hash(password),
+            personal_id=personal_id, phone=number, password_hash=hash_password(password),
             level=1, status="active", failed_attempts=0, created_at=at, updated_at=at,
         )  # fmt: skip
         session.add(account)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.core.clock import now
 from thudo.identity.models import Account
+from thudo.identity.passwords import hash_password
 from thudo.identity.permissions import Role
 from thudo.identity.staff import grant_role, unit_by_code
 from thudo.identity.units import branch_code, ward_committee_code
@@ -46,7 +46,7 @@ async def ensure_demo_staff(*, session: AsyncSession) -> DemoStaff | None:
         at = now()
         account = Account(
             personal_id=citizen.personal_id, phone=DEMO_STAFF_PHONE, phone_verified_at=at,
-            password_hash=PasswordHasher().hash(DEMO_STAFF_PASSWORD), level=2, status="active",
+            password_hash=hash_password(DEMO_STAFF_PASSWORD), level=2, status="active",
             failed_attempts=0, created_at=at, updated_at=at,
         )  # fmt: skip
         session.add(account)
