@@ -141,6 +141,21 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target revision, or '
     typer.echo(f"Database at {revision}: {_safe_url(settings.database_url)}")
 
 
+async def _seed_judicial_register(database_url: str) -> int:
+    """The synthetic judicial-records register, drawn from the registry's citizens."""
+    from thudo.core.db import create_engine, session_factory
+    from thudo.dossiers.register import seed_register
+
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            added = await seed_register(session=session)
+            await session.commit()
+            return added
+    finally:
+        await engine.dispose()
+
+
 @app.command()
 def seed(
     citizens: int = typer.Option(5000, min=1, help="How many citizens to generate"),
@@ -232,6 +247,8 @@ def seed(
             f"{summary.citizens:,} công dân trong {summary.households:,} hộ gia đình, "
             f"{summary.seconds:.1f} giây ({summary.citizens / summary.seconds:,.0f}/giây)."
         )
+    convictions = asyncio.run(_seed_judicial_register(settings.database_url))
+    console.print(f"Lý lịch tư pháp (dữ liệu mẫu): {convictions:,} bản án mới.")
     if dirty_copy is not None:
         counts = write_dirty_copy(
             database_url=settings.database_url,

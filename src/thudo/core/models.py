@@ -3,6 +3,7 @@
 from thudo.audit import models as audit_models
 from thudo.core import idempotency as core_idempotency
 from thudo.documents import models as documents_models
+from thudo.dossiers import models as dossier_models
 from thudo.geo import models as geo_models
 from thudo.identity import models as identity_models
 from thudo.jobs import models as jobs_models
@@ -15,6 +16,7 @@ __all__ = [
     "audit_models",
     "core_idempotency",
     "documents_models",
+    "dossier_models",
     "geo_models",
     "identity_models",
     "jobs_models",

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     external_oidc_name: str = "VNeID"
     # The provider's acr values and the e-ID level each proves (JSON object).
     external_oidc_acr_levels: dict[str, int] = {"eid:level1": 1, "eid:level2": 2}
+    # The national public service portal (Cổng Dịch vụ công quốc gia): every dossier status
+    # change is POSTed there as JSON, signed with HMAC-SHA256 of the body under the secret
+    # (header X-Thudo-Signature: sha256=<hex>). Unset: changes are logged "not configured".
+    national_portal_url: str | None = None
+    national_portal_secret: SecretStr | None = None
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:

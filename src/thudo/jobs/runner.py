@@ -33,6 +33,7 @@ class PeriodicTask:
 def periodic_tasks() -> list[PeriodicTask]:
     """Every periodic task of the platform; modules add theirs here."""
     from thudo.audit.tasks import seal_once
+    from thudo.dossiers import tasks as dossier_tasks  # noqa: F401  (registers its outbox handlers)
     from thudo.jobs.outbox import deliver_all_due
     from thudo.notify.tasks import deliver_due as deliver_messages
     from thudo.payments.tasks import expire_once
