@@ -53,6 +53,40 @@ async def staff_of(db: AsyncSession, unit: str, tag: str = "") -> Staff:
     return Staff(*people)
 
 
+async def collect_fees(db: AsyncSession, unit_code: str = "HN-STP") -> None:
+    """Give the unit a bank account to collect fees into (as the payments admin does)."""
+    from sqlalchemy import select
+
+    from thudo.identity.models import Unit
+    from thudo.payments.service import get_collection_account, set_collection_account
+
+    unit = await db.scalar(select(Unit).where(Unit.code == unit_code))
+    assert unit is not None
+    if await get_collection_account(db, unit.id) is None:
+        await set_collection_account(
+            db, unit=unit, bank_bin="970415", bank_name="VietinBank",
+            account_number="113000000999", account_name="SO TU PHAP HA NOI", is_demo=True,
+        )  # fmt: skip
+    await db.commit()
+
+
+async def pay(db: AsyncSession, invoice_code: str, amount: int) -> None:
+    """The bank tells the payments module the transfer arrived; dossiers pick it up."""
+    from thudo.dossiers.service import settle_paid
+    from thudo.payments.providers import Notification
+    from thudo.payments.service import record_notification
+
+    await record_notification(
+        db, provider="sandbox-bank",
+        notification=Notification(
+            provider_txn_id=f"TXN-{invoice_code}", amount=amount,
+            content=f"CK {invoice_code} phi ho so", raw={}, invoice_code=invoice_code,
+        ),
+    )  # fmt: skip
+    await settle_paid(db)
+    await db.commit()
+
+
 async def applicant(db: AsyncSession, name: str = "Nguyễn Thị Lan", level: int = 2) -> Person:
     p = await citizen(db, name, level=level)
     await sign_in(db, p, amr=("pwd",))

@@ -16,6 +16,8 @@ from tests.dossiers.helpers import (
     JUDICIAL_FORM,
     WARD_UNIT,
     applicant,
+    collect_fees,
+    pay,
     pdf_attachment,
     staff_of,
 )
@@ -338,6 +340,7 @@ async def test_the_judicial_record_is_received_and_drafted_by_the_system(
         ]
     )  # fmt: skip
     await db.commit()
+    await collect_fees(db)
     r = await client.post(
         "/api/v1/dossiers",
         json={"procedure_code": JUDICIAL, "form_data": JUDICIAL_FORM},
@@ -346,8 +349,20 @@ async def test_the_judicial_record_is_received_and_drafted_by_the_system(
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["unit_code"] == "HN-STP"
+    # The fee by policy (no online exemption in force today) is paid before reception.
+    assert body["fee_amount"] == 200_000
+    assert body["state"] == "awaiting_payment"
+    assert body["invoice_code"]
+    refused = await client.post(
+        f"/api/v1/dossiers/{body['code']}/actions/withdraw", headers=lan.headers
+    )
+    assert refused.status_code == 409
+    await pay(db, body["invoice_code"], 200_000)
+    body = (await client.get(f"/api/v1/dossiers/{body['code']}", headers=lan.headers)).json()
     assert body["state"] == "processing"
-    assert [e["action"] for e in body["history"]] == ["submit", "receive", "draft_certificate"]
+    assert [e["action"] for e in body["history"]] == [
+        "submit", "pay", "receive", "draft_certificate"
+    ]  # fmt: skip
     # Certificate no. 1 leaves an expunged conviction out.
     assert body["result_data"]["summary"] == "Không có án tích"
     events = await db.scalar(
@@ -356,7 +371,7 @@ async def test_the_judicial_record_is_received_and_drafted_by_the_system(
         .join(Dossier, Dossier.id == DossierEvent.dossier_id)
         .where(Dossier.code == body["code"], DossierEvent.actor_ref == "system:dossiers")
     )
-    assert events == 2
+    assert events == 3  # pay, receive, draft_certificate
 
 
 async def test_a_community_helper_submits_for_a_consenting_citizen(

@@ -51,7 +51,18 @@ def summary(d: Dossier) -> DossierSummary:
     )  # fmt: skip
 
 
-async def full(session: Any, d: Dossier, roles: set[str]) -> DossierOut:
+def payment_url(settings: Settings, d: Dossier) -> str | None:
+    """The payment page of the fee's invoice (a capability link, as payments makes them)."""
+    if d.invoice_code is None or d.state != service.AWAITING_PAYMENT:
+        return None
+    from thudo.payments.service import link_token
+
+    assert settings.secret_key is not None
+    token = link_token(settings.secret_key.get_secret_value(), d.invoice_code)
+    return f"/thanh-toan/{d.invoice_code}?t={token}"
+
+
+async def full(session: Any, d: Dossier, roles: set[str], settings: Settings) -> DossierOut:
     events = await service.history(session, d)
     files = await service.attachments_of(session, d)
     allowed = service.allowed_actions(d, roles)
@@ -69,7 +80,9 @@ async def full(session: Any, d: Dossier, roles: set[str]) -> DossierOut:
         workflow_code=d.workflow_code, applicant_personal_id=d.applicant_personal_id,
         applicant_birth_date=d.applicant_birth_date, applicant_residence=d.applicant_residence,
         submitted_by_name=d.submitted_by_name, form_data=d.form_data, fee_amount=d.fee_amount,
-        fee_basis=d.fee_basis, result_data=d.result_data,
+        fee_basis=d.fee_basis, invoice_code=d.invoice_code,
+        payment_url=payment_url(settings, d) if "citizen" in roles or "community_helper" in roles else None,
+        result_data=d.result_data,
         result_document_code=d.result_document_code, rating=d.rating,
         rating_comment=d.rating_comment, allowed_actions=allowed_out,
         history=[
@@ -127,7 +140,9 @@ async def create_dossier(
             store=file_store(settings),
             draft=data.draft,
         )
-        body = (await full(session, d, service.roles_of(actor, assist, d))).model_dump(mode="json")
+        body = (await full(session, d, service.roles_of(actor, assist, d), settings)).model_dump(
+            mode="json"
+        )
         if idempotency_key is not None:
             await remember(
                 session=session, actor_ref=actor.ref, scope=SCOPE, client_key=idempotency_key,
@@ -153,9 +168,11 @@ def _replayed(body: dict[str, Any], status: int) -> JSONResponse:
 
 
 @router.get("/dossiers/{code}", response_model=DossierOut, summary="A dossier with its history")
-async def get_dossier(code: str, session: SessionDep, actor: CallerDep, assist: ActingFor) -> Any:
+async def get_dossier(
+    code: str, session: SessionDep, settings: SettingsDep, actor: CallerDep, assist: ActingFor
+) -> Any:
     d = await service.readable(session, actor=actor, assist=assist, code=code)
-    return await full(session, d, service.roles_of(actor, assist, d))
+    return await full(session, d, service.roles_of(actor, assist, d), settings)
 
 
 @router.get(
@@ -218,6 +235,7 @@ async def take_action(
     code: str,
     action: str,
     session: SessionDep,
+    settings: SettingsDep,
     actor: CallerDep,
     assist: ActingFor,
     body: ActionBody | None = None,
@@ -227,12 +245,17 @@ async def take_action(
         session, actor=actor, assist=assist, code=code, action=action[:40], note=body.note,
         assignee=body.assignee,
     )  # fmt: skip
-    return await full(session, d, service.roles_of(actor, assist, d))
+    return await full(session, d, service.roles_of(actor, assist, d), settings)
 
 
 @router.post("/dossiers/{code}/rating", response_model=DossierOut, summary="Rate the service")
 async def rate_dossier(
-    code: str, data: RatingBody, session: SessionDep, actor: CallerDep, assist: ActingFor
+    code: str,
+    data: RatingBody,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: CallerDep,
+    assist: ActingFor,
 ) -> Any:
     d = await service.rate(session, actor=actor, code=code, score=data.score, comment=data.comment)
-    return await full(session, d, service.roles_of(actor, assist, d))
+    return await full(session, d, service.roles_of(actor, assist, d), settings)

@@ -52,6 +52,8 @@ class Dossier(Base):
     form_data: Mapped[dict[str, Any]] = mapped_column(JSON)
     fee_amount: Mapped[int] = mapped_column(Integer, default=0)
     fee_basis: Mapped[str] = mapped_column(Text, default="")
+    # The payments invoice of a non-zero fee paid online (payments.Invoice.code).
+    invoice_code: Mapped[str | None] = mapped_column(String(20))
     # The workflow Timer (thudo.dossiers.workflow.Timer), seconds of working time.
     timer_budget_s: Mapped[float] = mapped_column(Float)
     timer_consumed_s: Mapped[float] = mapped_column(Float, default=0.0)

@@ -100,6 +100,8 @@ class DossierOut(DossierSummary):
     form_data: dict[str, Any]
     fee_amount: int
     fee_basis: str
+    invoice_code: str | None
+    payment_url: str | None
     result_data: dict[str, Any] | None
     result_document_code: str | None
     rating: int | None

@@ -41,6 +41,11 @@ from thudo.procedures.schemas import DocumentData, ProcedureData
 from thudo.registry.models import Citizen
 
 DRAFT = "draft"
+# Submitted with a fee to pay online: outside the workflow (its clock has not started)
+# until the invoice is paid.
+AWAITING_PAYMENT = "awaiting_payment"
+FEE_PURPOSE = "dossier_fee"
+PAYMENT_HOURS = 72
 CHANNELS = ("online", "desk", "assisted")
 
 # Workflow role ↔ the permission that grants it in the dossier's unit.
@@ -121,14 +126,16 @@ def progress_of(d: Dossier) -> Progress:
 
 def standing(d: Dossier, at: dt.datetime | None = None) -> str:
     """on_time | due_soon | overdue | paused | completed_on_time | completed_late | draft."""
-    if d.state == DRAFT:
-        return DRAFT
+    if d.state in (DRAFT, AWAITING_PAYMENT):
+        return d.state
     return timer_of(d).standing(at or clock.now())
 
 
 def state_names(d: Dossier) -> Message:
     if d.state == DRAFT:
         return Message("Bản nháp", "Draft")
+    if d.state == AWAITING_PAYMENT:
+        return Message("Chờ nộp phí", "Awaiting payment")
     st = get_workflow(d.workflow_code).states[d.state]
     return Message(st.name_vi, st.name_en)
 
@@ -511,6 +518,68 @@ def _submitter_role(who: Submitter) -> str:
 async def _enter_workflow(
     session: AsyncSession, d: Dossier, who: Submitter, workflow: Workflow, at: dt.datetime
 ) -> None:
+    if d.fee_amount > 0 and d.channel != "desk" and d.invoice_code is None:
+        await _ask_for_payment(session, d, who, at)
+        return
+    await _start_workflow(session, d, who, workflow, at)
+
+
+async def _ask_for_payment(
+    session: AsyncSession, d: Dossier, who: Submitter, at: dt.datetime
+) -> None:
+    """Issue the fee's invoice (VietQR) to the applicant; the dossier waits until it is paid."""
+    from thudo.payments.service import Payer, create_invoice
+
+    unit = await session.scalar(select(Unit).where(Unit.code == d.unit_code))
+    assert unit is not None
+    invoice = await create_invoice(
+        session, purpose=FEE_PURPOSE, reference=d.code, amount=d.fee_amount,
+        payer=Payer(name=d.applicant_name, personal_id=d.applicant_personal_id,
+                    account_id=d.applicant_account_id),
+        unit=unit, due_at=at + dt.timedelta(hours=PAYMENT_HOURS),
+        description=f"Phi ho so {d.code}", created_by=who.ref,
+    )  # fmt: skip
+    previous = d.state
+    d.invoice_code = invoice.code
+    d.state = AWAITING_PAYMENT
+    d.submitted_at = at
+    d.updated_at = at
+    await _record_change(
+        session, d, action="submit", previous=None if previous == DRAFT else previous,
+        actor_ref=who.ref, actor_name=who.name, on_behalf=who.on_behalf_name,
+        roles=[_submitter_role(who)], note=f"Phí {d.fee_amount:,} đồng — hóa đơn {invoice.code}",
+        at=at,
+    )  # fmt: skip
+
+
+async def payment_received(session: AsyncSession, d: Dossier) -> None:
+    """The fee is paid: the dossier enters its workflow (its clock starts now)."""
+    who = Submitter(d.channel, SYSTEM_REF, SYSTEM_NAME, d.applicant_personal_id)
+    await _start_workflow(session, d, who, get_workflow(d.workflow_code), clock.now(), action="pay")
+
+
+async def settle_paid(session: AsyncSession, *, batch: int = 200) -> int:
+    """Dossiers whose fee invoice is now paid move on; returns how many."""
+    from thudo.payments.models import PAID, Invoice
+
+    rows = list(
+        await session.scalars(
+            select(Dossier)
+            .join(Invoice, Invoice.code == Dossier.invoice_code)
+            .where(Dossier.state == AWAITING_PAYMENT, Invoice.status == PAID)
+            .order_by(Dossier.id)
+            .limit(batch)
+        )
+    )
+    for d in rows:
+        await payment_received(session, d)
+    return len(rows)
+
+
+async def _start_workflow(
+    session: AsyncSession, d: Dossier, who: Submitter, workflow: Workflow, at: dt.datetime,
+    action: str = "submit",
+) -> None:  # fmt: skip
     progress = Progress.start(
         workflow, days=d.timer_budget_s / calendar.WORKDAY.total_seconds(), at=at
     )
@@ -519,9 +588,9 @@ async def _enter_workflow(
     d.submitted_at = at
     d.updated_at = at
     await _record_change(
-        session, d, action="submit", previous=None if previous == DRAFT else previous,
+        session, d, action=action, previous=None if previous == DRAFT else previous,
         actor_ref=who.ref, actor_name=who.name, on_behalf=who.on_behalf_name,
-        roles=[_submitter_role(who)], note=None, at=at,
+        roles=["system"] if action == "pay" else [_submitter_role(who)], note=None, at=at,
     )  # fmt: skip
     await run_system_actions(session, d)
 
@@ -632,7 +701,7 @@ def can_read(actor: Actor, assist: AssistContext | None, d: Dossier) -> bool:
 
 
 def allowed_actions(d: Dossier, roles: set[str]) -> list[Any]:
-    if d.state == DRAFT:
+    if d.state in (DRAFT, AWAITING_PAYMENT):
         return []
     return get_workflow(d.workflow_code).allowed(d.state, roles)
 
@@ -704,6 +773,14 @@ async def act(
     if action == "submit" and d.state == DRAFT:
         return await submit_draft(session, d=d, actor=actor, assist=assist)
     roles = roles_of(actor, assist, d)
+    if d.state == AWAITING_PAYMENT:
+        raise DomainError(
+            code="action-not-allowed", status=409,
+            title=Message("Thao tác không được phép", "Action not allowed"),
+            detail=Message(f"Hồ sơ chờ nộp phí (hóa đơn {d.invoice_code}).",
+                           f"The dossier awaits payment of invoice {d.invoice_code}."),
+            extra={"state": d.state, "allowed_actions": []},
+        )  # fmt: skip
     if d.state == DRAFT:
         raise DomainError(
             code="action-not-allowed", status=409,
@@ -796,7 +873,9 @@ async def queue(
 ) -> tuple[list[Dossier], int]:
     """The dossiers of some units, soonest due first (drafts are the applicant's own)."""
     at = clock.now()
-    conditions: list[Any] = [Dossier.unit_code.in_(list(units)), Dossier.state != DRAFT]
+    conditions: list[Any] = [
+        Dossier.unit_code.in_(list(units)), Dossier.state.not_in([DRAFT, AWAITING_PAYMENT]),
+    ]  # fmt: skip
     if state:
         conditions.append(Dossier.state == state)
     if standing_filter == "overdue":

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from thudo.core.settings import Settings, get_settings
 from thudo.jobs.outbox import handler
@@ -40,3 +41,13 @@ async def deliver_to_portal(payload: dict[str, Any]) -> str:
         answer = await client.post(settings.national_portal_url, content=body, headers=headers)
     answer.raise_for_status()
     return f"HTTP {answer.status_code}"
+
+
+async def settle_payments_once(factory: async_sessionmaker[AsyncSession]) -> int:
+    """Periodic task: dossiers whose fee invoice was paid enter their workflow."""
+    from thudo.dossiers.service import settle_paid
+
+    async with factory() as session:
+        done = await settle_paid(session)
+        await session.commit()
+        return done

@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("form_data", sa.JSON(), nullable=False),
         sa.Column("fee_amount", sa.Integer(), nullable=False),
         sa.Column("fee_basis", sa.Text(), nullable=False),
+        sa.Column("invoice_code", sa.String(length=20), nullable=True),
         sa.Column("timer_budget_s", sa.Float(), nullable=False),
         sa.Column("timer_consumed_s", sa.Float(), nullable=False),
         sa.Column("timer_running_since", sa.DateTime(timezone=True), nullable=True),
