@@ -90,6 +90,7 @@ def _module_routers() -> list[APIRouter]:
     """Every module's API and page routers; a module joins the app by being listed here."""
     from thudo.documents.pages import router as documents_pages
     from thudo.dossiers.api import router as dossiers_api
+    from thudo.dossiers.pages import router as dossiers_pages
     from thudo.geo.api import router as geo_api
     from thudo.identity.account_pages import router as account_pages
     from thudo.identity.api import router as identity_api
@@ -107,5 +108,5 @@ def _module_routers() -> list[APIRouter]:
         geo_api, registry_api, identity_api, identity_staff_pages, account_pages, notify_pages,
         payments_api, payments_pages,
         oidc_api, oidc_pages,
-        procedures_api, procedures_pages, documents_pages, dossiers_api,
+        procedures_api, procedures_pages, documents_pages, dossiers_api, dossiers_pages,
     ]  # fmt: skip

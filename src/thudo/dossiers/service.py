@@ -965,3 +965,15 @@ async def ratings_summary(session: AsyncSession, *, units: Sequence[str]) -> dic
         )
     ).one()
     return {"count": int(row[0] or 0), "average": round(float(row[1]), 2) if row[1] else None}
+
+
+async def recent_ratings(
+    session: AsyncSession, *, units: Sequence[str], limit: int = 10
+) -> list[Dossier]:
+    rows = await session.scalars(
+        select(Dossier)
+        .where(Dossier.unit_code.in_(list(units)), Dossier.rating.is_not(None))
+        .order_by(Dossier.rated_at.desc())
+        .limit(limit)
+    )
+    return list(rows)
