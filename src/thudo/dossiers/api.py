@@ -12,9 +12,9 @@ from thudo.core.deps import SessionDep, SettingsDep
 from thudo.core.errors import DomainError, Message
 from thudo.core.idempotency import remember, replay, request_fingerprint
 from thudo.core.settings import Settings
-from thudo.documents.store import FileStore, default_store
 from thudo.dossiers import service
 from thudo.dossiers.models import Dossier
+from thudo.dossiers.results import Files
 from thudo.dossiers.schemas import (
     ActionBody,
     AllowedAction,
@@ -36,8 +36,8 @@ CallerDep = Annotated[Actor, Depends(current_actor)]
 CodePath = Annotated[str, "dossier code"]
 
 
-def file_store(settings: Settings) -> FileStore:
-    return default_store(settings.data_dir)
+def files_of(settings: Settings) -> Files:
+    return Files.from_settings(settings)
 
 
 def summary(d: Dossier) -> DossierSummary:
@@ -137,7 +137,7 @@ async def create_dossier(
             applicant_personal_id=data.applicant_personal_id,
             form_data=data.form_data,
             attachments=[service.AttachmentIn(**a.model_dump()) for a in data.attachments],
-            store=file_store(settings),
+            files=files_of(settings),
             draft=data.draft,
         )
         body = (await full(session, d, service.roles_of(actor, assist, d), settings)).model_dump(
@@ -243,7 +243,7 @@ async def take_action(
     body = body or ActionBody()
     d = await service.act(
         session, actor=actor, assist=assist, code=code, action=action[:40], note=body.note,
-        assignee=body.assignee,
+        assignee=body.assignee, files=files_of(settings),
     )  # fmt: skip
     return await full(session, d, service.roles_of(actor, assist, d), settings)
 

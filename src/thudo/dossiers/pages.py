@@ -18,7 +18,7 @@ from thudo.core.deps import SessionDep, SettingsDep
 from thudo.core.errors import DomainError, Message
 from thudo.core.i18n import N_, request_language
 from thudo.dossiers import service
-from thudo.dossiers.api import file_store, payment_url
+from thudo.dossiers.api import files_of, payment_url
 from thudo.dossiers.models import Dossier
 from thudo.dossiers.tasks import PORTAL_TOPIC
 from thudo.identity.assist import ActingFor
@@ -280,7 +280,7 @@ async def submit_form(
         d = await service.submit(
             session, actor=actor, assist=assist, procedure_code=procedure.code,
             applicant_personal_id=None, form_data=data, attachments=attachments,
-            store=file_store(settings), draft=form.get("draft") == "yes",
+            files=files_of(settings), draft=form.get("draft") == "yes",
         )  # fmt: skip
     except DomainError as error:
         await session.rollback()
@@ -390,16 +390,50 @@ def _facts(request: Request, d: Dossier) -> list[tuple[str, Any]]:
 
 @router.post("/ho-so/{code}/thao-tac/{action}")
 async def citizen_action(
-    request: Request, code: str, action: str, session: SessionDep, who: Person, assist: ActingFor
+    request: Request,
+    code: str,
+    action: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    who: Person,
+    assist: ActingFor,
 ) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token", "")))
     actor = await _actor(request)
     await service.act(
         session, actor=actor, assist=assist, code=code, action=action[:40],
-        note=str(form.get("note", "")) or None,
+        note=str(form.get("note", "")) or None, files=files_of(settings),
     )  # fmt: skip
     return _see_other(f"/ho-so/{code}?ok=1")
+
+
+@router.get("/ho-so/{code}/ket-qua.pdf")
+async def result_pdf(
+    request: Request,
+    code: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    who: Person,
+    assist: ActingFor,
+) -> Response:
+    """The signed result, as stored in her wallet (the applicant, or staff of the unit)."""
+    actor = await _actor(request)
+    d = await service.readable(session, actor=actor, assist=assist, code=code)
+    if d.result_document_code is None:
+        raise service.dossier_not_found(code)
+    from thudo.documents.service import get_by_code
+
+    document = await get_by_code(session=session, code=d.result_document_code)
+    data = files_of(settings).store.get(document.file_key)
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{document.code}.pdf"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @router.post("/ho-so/{code}/danh-gia")
@@ -529,7 +563,13 @@ def _value(v: Any) -> str:
 
 @router.post("/can-bo/ho-so/{code}/thao-tac/{action}")
 async def staff_action(
-    request: Request, code: str, action: str, session: SessionDep, staff: Reader, assist: ActingFor
+    request: Request,
+    code: str,
+    action: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    staff: Reader,
+    assist: ActingFor,
 ) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token", "")))
@@ -537,7 +577,7 @@ async def staff_action(
         await service.act(
             session, actor=staff, assist=assist, code=code, action=action[:40],
             note=str(form.get("note", "")) or None,
-            assignee=str(form.get("assignee", "")).strip() or None,
+            assignee=str(form.get("assignee", "")).strip() or None, files=files_of(settings),
         )  # fmt: skip
     except DomainError as error:
         if error.status not in (409, 422):

@@ -25,9 +25,9 @@ from thudo.core import calendar, clock
 from thudo.core.db import dialect_name
 from thudo.core.errors import DomainError, FieldError, Message, not_found, validation_error
 from thudo.core.text import fold
-from thudo.documents.store import FileStore
 from thudo.dossiers import register
 from thudo.dossiers.models import Dossier, DossierAttachment, DossierEvent, DossierSequence
+from thudo.dossiers.results import Files, issue_result
 from thudo.dossiers.tasks import PORTAL_TOPIC
 from thudo.dossiers.workflow import Progress, Timer, Workflow, get_workflow
 from thudo.identity.assist import AssistContext
@@ -44,6 +44,7 @@ DRAFT = "draft"
 # Submitted with a fee to pay online: outside the workflow (its clock has not started)
 # until the invoice is paid.
 AWAITING_PAYMENT = "awaiting_payment"
+RESULT_ISSUED = "result_issued"
 FEE_PURPOSE = "dossier_fee"
 PAYMENT_HOURS = 72
 CHANNELS = ("online", "desk", "assisted")
@@ -411,7 +412,7 @@ async def submit(
     applicant_personal_id: str | None,
     form_data: dict[str, Any],
     attachments: Sequence[AttachmentIn],
-    store: FileStore,
+    files: Files,
     draft: bool = False,
 ) -> Dossier:
     """Create a dossier (or a draft) with the applicant's registry data; never retyped."""
@@ -486,7 +487,7 @@ async def submit(
     session.add(dossier)
     await session.flush()
     for c in checked:
-        key = store.put(c.data) if c.data is not None else None
+        key = files.store.put(c.data) if c.data is not None else None
         session.add(
             DossierAttachment(
                 dossier_id=dossier.id, document_name=c.item.document,
@@ -505,7 +506,7 @@ async def submit(
         )  # fmt: skip
         await session.flush()
         return dossier
-    await _enter_workflow(session, dossier, who, workflow, at)
+    await _enter_workflow(session, dossier, who, workflow, at, files)
     return dossier
 
 
@@ -516,12 +517,13 @@ def _submitter_role(who: Submitter) -> str:
 
 
 async def _enter_workflow(
-    session: AsyncSession, d: Dossier, who: Submitter, workflow: Workflow, at: dt.datetime
-) -> None:
+    session: AsyncSession, d: Dossier, who: Submitter, workflow: Workflow, at: dt.datetime,
+    files: Files | None,
+) -> None:  # fmt: skip
     if d.fee_amount > 0 and d.channel != "desk" and d.invoice_code is None:
         await _ask_for_payment(session, d, who, at)
         return
-    await _start_workflow(session, d, who, workflow, at)
+    await _start_workflow(session, d, who, workflow, at, files=files)
 
 
 async def _ask_for_payment(
@@ -552,13 +554,17 @@ async def _ask_for_payment(
     )  # fmt: skip
 
 
-async def payment_received(session: AsyncSession, d: Dossier) -> None:
+async def payment_received(session: AsyncSession, d: Dossier, files: Files | None) -> None:
     """The fee is paid: the dossier enters its workflow (its clock starts now)."""
     who = Submitter(d.channel, SYSTEM_REF, SYSTEM_NAME, d.applicant_personal_id)
-    await _start_workflow(session, d, who, get_workflow(d.workflow_code), clock.now(), action="pay")
+    await _start_workflow(
+        session, d, who, get_workflow(d.workflow_code), clock.now(), action="pay", files=files
+    )
 
 
-async def settle_paid(session: AsyncSession, *, batch: int = 200) -> int:
+async def settle_paid(
+    session: AsyncSession, *, files: Files | None = None, batch: int = 200
+) -> int:
     """Dossiers whose fee invoice is now paid move on; returns how many."""
     from thudo.payments.models import PAID, Invoice
 
@@ -572,13 +578,13 @@ async def settle_paid(session: AsyncSession, *, batch: int = 200) -> int:
         )
     )
     for d in rows:
-        await payment_received(session, d)
+        await payment_received(session, d, files)
     return len(rows)
 
 
 async def _start_workflow(
     session: AsyncSession, d: Dossier, who: Submitter, workflow: Workflow, at: dt.datetime,
-    action: str = "submit",
+    action: str = "submit", files: Files | None = None,
 ) -> None:  # fmt: skip
     progress = Progress.start(
         workflow, days=d.timer_budget_s / calendar.WORKDAY.total_seconds(), at=at
@@ -592,12 +598,13 @@ async def _start_workflow(
         actor_ref=who.ref, actor_name=who.name, on_behalf=who.on_behalf_name,
         roles=["system"] if action == "pay" else [_submitter_role(who)], note=None, at=at,
     )  # fmt: skip
-    await run_system_actions(session, d)
+    await run_system_actions(session, d, files)
 
 
 async def submit_draft(
-    session: AsyncSession, *, d: Dossier, actor: Actor, assist: AssistContext | None
-) -> Dossier:
+    session: AsyncSession, *, d: Dossier, actor: Actor, assist: AssistContext | None,
+    files: Files | None = None,
+) -> Dossier:  # fmt: skip
     """A draft becomes a submitted dossier once its form and documents are complete."""
     if d.state != DRAFT:
         raise DomainError(
@@ -614,7 +621,7 @@ async def submit_draft(
     if missing := missing_documents(entry.data, [AttachmentIn(document=n) for n in names]):
         raise _missing_error(missing)
     who = submitter_for(actor, assist, d.applicant_personal_id)
-    await _enter_workflow(session, d, who, get_workflow(d.workflow_code), clock.now())
+    await _enter_workflow(session, d, who, get_workflow(d.workflow_code), clock.now(), files)
     return d
 
 
@@ -765,13 +772,14 @@ async def act(
     action: str,
     note: str | None = None,
     assignee: str | None = None,
+    files: Files | None = None,
 ) -> Dossier:
     """Take a workflow action; 409 with the allowed actions when it is not possible."""
     d = await get_dossier(session, code, for_update=True)
     if not can_read(actor, assist, d):
         raise dossier_not_found(code)
     if action == "submit" and d.state == DRAFT:
-        return await submit_draft(session, d=d, actor=actor, assist=assist)
+        return await submit_draft(session, d=d, actor=actor, assist=assist, files=files)
     roles = roles_of(actor, assist, d)
     if d.state == AWAITING_PAYMENT:
         raise DomainError(
@@ -796,24 +804,29 @@ async def act(
     await _apply(
         session, d, action=action, roles=roles, actor_ref=actor.ref,
         actor_name=assist.helper_name if assist else actor.name, on_behalf=on_behalf, note=note,
+        files=files,
     )  # fmt: skip
     if new_assignee:
         d.assignee_ref, d.assignee_name = new_assignee
     elif d.assignee_ref is None and "specialist" in roles and action != "withdraw":
         d.assignee_ref, d.assignee_name = actor.ref, actor.name
-    await run_system_actions(session, d)
+    await run_system_actions(session, d, files)
     return d
 
 
 async def _apply(
     session: AsyncSession, d: Dossier, *, action: str, roles: set[str], actor_ref: str,
-    actor_name: str, on_behalf: str | None, note: str | None,
+    actor_name: str, on_behalf: str | None, note: str | None, files: Files | None,
 ) -> None:  # fmt: skip
     at = clock.now()
     previous = d.state
     progress = progress_of(d).act(action, roles=roles, actor=actor_ref, at=at, note=note)
     _store_progress(d, progress)
     d.updated_at = at
+    if d.state == RESULT_ISSUED and d.result_document_code is None:
+        if files is None:
+            raise RuntimeError("issuing a result needs the file store")
+        await issue_result(session, d, files)
     await _record_change(
         session, d, action=action, previous=previous, actor_ref=actor_ref,
         actor_name=actor_name, on_behalf=on_behalf, roles=sorted(roles), note=note, at=at,
@@ -826,7 +839,7 @@ SYSTEM_REF = "system:dossiers"
 SYSTEM_NAME = "Hệ thống Thủ Đô Số"
 
 
-async def run_system_actions(session: AsyncSession, d: Dossier) -> None:
+async def run_system_actions(session: AsyncSession, d: Dossier, files: Files | None) -> None:
     """Steps the workflow gives the platform itself (role "system"), done at once."""
     for _ in range(10):
         step = _system_step(d)
@@ -841,15 +854,24 @@ async def run_system_actions(session: AsyncSession, d: Dossier) -> None:
             note = d.result_data.get("summary")
         await _apply(
             session, d, action=step, roles={"system"}, actor_ref=SYSTEM_REF,
-            actor_name=SYSTEM_NAME, on_behalf=None, note=note,
+            actor_name=SYSTEM_NAME, on_behalf=None, note=note, files=files,
         )  # fmt: skip
 
 
 def _system_step(d: Dossier) -> str | None:
-    """The system action to take now, if any (result steps wait for the result module)."""
+    """The system action to take now, if any.
+
+    Judicial record certificates are received, drafted from the register and, once
+    decided, issued by the platform; any result delivered to the wallet of a citizen who
+    applied online (or through a helper) counts as handed over.
+    """
     wf = get_workflow(d.workflow_code)
     for a in wf.allowed(d.state, {"system"}):
-        if a.code in ("receive", "draft_certificate") and d.workflow_code == "judicial_record":
+        if d.workflow_code == "judicial_record" and a.code in (
+            "receive", "draft_certificate", "issue_result",
+        ):  # fmt: skip
+            return a.code
+        if a.code == "hand_over" and d.result_document_code and d.channel != "desk":
             return a.code
     return None
 

@@ -45,9 +45,10 @@ async def deliver_to_portal(payload: dict[str, Any]) -> str:
 
 async def settle_payments_once(factory: async_sessionmaker[AsyncSession]) -> int:
     """Periodic task: dossiers whose fee invoice was paid enter their workflow."""
+    from thudo.dossiers.results import Files
     from thudo.dossiers.service import settle_paid
 
     async with factory() as session:
-        done = await settle_paid(session)
+        done = await settle_paid(session, files=Files.from_settings(portal_settings()))
         await session.commit()
         return done
