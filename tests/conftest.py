@@ -131,7 +131,6 @@ def app(settings: Settings, engine: AsyncEngine, session_factory: async_sessionm
     application = create_app(settings, access_log=False)
     application.state.engine = engine
     application.state.session_factory = session_factory
-    application.state.shared_transaction = True
     return application
 
 

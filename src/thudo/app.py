@@ -59,9 +59,6 @@ def create_app(settings: Settings | None = None, *, access_log: bool = True) -> 
     )
     app.state.settings = settings
     app.state.engine = None
-    # Tests bind every session to one rolled-back transaction; hot paths that open their
-    # own autocommit connection must then use the session instead.
-    app.state.shared_transaction = False
     # asyncpg pool for the hottest PostgreSQL reads; None on SQLite and in tests, whose
     # sessions share one rolled-back transaction.
     app.state.hot_pool = None

@@ -147,7 +147,6 @@ async def portal(settings, engine, session_factory, external_provider: ExternalP
     )
     app = create_app(configured, access_log=False)
     app.state.engine, app.state.session_factory = engine, session_factory
-    app.state.shared_transaction = True
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as http:

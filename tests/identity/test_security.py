@@ -107,11 +107,7 @@ async def test_https_sites_send_hsts_and_secure_cookies(
 ) -> None:
     https = settings.model_copy(update={"base_url": "https://thudo.example.vn"})
     app = create_app(https, access_log=False)
-    app.state.engine, app.state.session_factory, app.state.shared_transaction = (
-        engine,
-        session_factory,
-        True,
-    )
+    app.state.engine, app.state.session_factory = engine, session_factory
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="https://testserver"
     ) as c:
@@ -163,11 +159,7 @@ async def test_production_has_no_development_outbox(
         }
     )
     app = create_app(production, access_log=False)
-    app.state.engine, app.state.session_factory, app.state.shared_transaction = (
-        engine,
-        session_factory,
-        True,
-    )
+    app.state.engine, app.state.session_factory = engine, session_factory
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as c:

@@ -279,7 +279,6 @@ async def test_the_admin_token_grants_nothing_in_production(
     production = settings.model_copy(update={"env": "production", "admin_token": SecretStr(ADMIN_TOKEN)})  # fmt: skip
     app = create_app(production, access_log=False)
     app.state.engine, app.state.session_factory = engine, session_factory
-    app.state.shared_transaction = True
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:  # fmt: skip
         response = await http.get(
             f"{REGISTRY}/{person.citizen.personal_id}",

@@ -5,12 +5,9 @@ Several processes may run it; PostgreSQL's advisory lock lets one seal at a time
 
 from __future__ import annotations
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from thudo.audit.service import seal_pending
-
-log = structlog.get_logger("thudo.audit")
 
 
 async def seal_once(factory: async_sessionmaker[AsyncSession]) -> int:
