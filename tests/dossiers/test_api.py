@@ -22,6 +22,8 @@ from tests.dossiers.helpers import (
     staff_of,
 )
 from tests.identity.people import BA_DINH, citizen, grant, sign_in
+from thudo.core.settings import Settings
+from thudo.dossiers.api import files_of
 from thudo.dossiers.models import Dossier, DossierEvent, JudicialRecord
 from thudo.jobs.models import OutboxMessage
 from thudo.notify.models import Message
@@ -138,6 +140,96 @@ async def test_bad_attachments_and_forms_are_refused_with_the_field_at_fault(
         "/api/v1/dossiers", json={"procedure_code": "9.999999"}, headers=lan.headers
     )
     assert r.status_code == 404
+
+
+async def _wallet_document(
+    db: AsyncSession, owner: str, *, revoked: bool = False, key: str = "0" * 64
+) -> str:
+    from thudo.core import clock
+    from thudo.documents.models import Document
+    from thudo.documents.service import new_code
+
+    code = new_code()
+    db.add(
+        Document(
+            code=code, kind="certificate", title="Giấy khai sinh", owner_personal_id=owner,
+            issuer_name="UBND phường Hoàn Kiếm", file_key=key, sha256="0" * 64, size=1,
+            media_type="application/pdf", public_facts={}, issued_at=clock.now(),
+            revoked_at=clock.now() if revoked else None,
+        )
+    )  # fmt: skip
+    await db.commit()
+    return code
+
+
+async def test_only_the_applicants_own_valid_wallet_documents_can_be_attached(
+    client: httpx.AsyncClient, db: AsyncSession, settings: Settings
+) -> None:
+    lan = await applicant(db)
+    other = await citizen(db, "Đỗ Văn Khải", level=2)
+    theirs = await _wallet_document(db, other.personal_id)
+    revoked = await _wallet_document(db, lan.personal_id, revoked=True)
+    for code in (theirs, revoked, "VB-KHONG-CO"):
+        attachment = {"document": GUARDIAN_DOC, "wallet_document_code": code}
+        r = await client.post(
+            "/api/v1/dossiers",
+            json={"procedure_code": GUARDIANSHIP, "attachments": [attachment]},
+            headers=lan.headers,
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "attachments.0.wallet_document_code"
+    assert not await db.scalar(
+        select(func.count())
+        .select_from(Dossier)
+        .where(Dossier.applicant_personal_id == lan.personal_id)
+    )
+    pdf = b"%PDF-1.7 giay khai sinh"
+    mine = await _wallet_document(db, lan.personal_id, key=files_of(settings).store.put(pdf))
+    r = await client.post(
+        "/api/v1/dossiers",
+        json={
+            "procedure_code": GUARDIANSHIP,
+            "attachments": [{"document": GUARDIAN_DOC, "wallet_document_code": mine}],
+        },
+        headers=lan.headers,
+    )
+    assert r.status_code == 201, r.text
+    attached = r.json()["attachments"][0]
+    assert attached["wallet_document_code"] == mine
+    r = await client.get(attached["url"], headers=lan.headers)
+    assert r.status_code == 200 and r.content == pdf
+
+
+async def test_attachments_are_downloaded_by_the_applicant_and_the_units_staff_audited(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    from tests.dossiers.helpers import PDF
+    from thudo.audit.models import AuditEvent
+
+    lan = await applicant(db)
+    body = await _submit_guardianship(client, lan.headers)
+    url = body["attachments"][0]["url"]
+    r = await client.get(url, headers=lan.headers)
+    assert r.status_code == 200 and r.content == PDF
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["cache-control"] == "private, no-store"
+    staff = await staff_of(db, WARD_UNIT)
+    r = await client.get(url, headers=staff.officer.headers)
+    assert r.status_code == 200 and r.content == PDF
+    reads = await db.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            AuditEvent.subject_personal_id == lan.personal_id,
+            AuditEvent.purpose == f"dossier.read:{body['code']}",
+        )
+    )
+    assert reads == 1
+    elsewhere = await staff_of(db, f"HN-UBND-{BA_DINH}", tag=" B")
+    assert (await client.get(url, headers=elsewhere.officer.headers)).status_code == 404
+    other_id = body["attachments"][0]["id"] + 10_000
+    missing = f"/api/v1/dossiers/{body['code']}/attachments/{other_id}"
+    assert (await client.get(missing, headers=lan.headers)).status_code == 404
 
 
 async def test_online_submission_needs_the_procedures_e_id_level(

@@ -3,6 +3,8 @@ office works its queue and acts from the dossier's page; admins read the portal 
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,6 +71,10 @@ async def test_the_back_office_works_its_queue_and_acts_with_buttons(
     assert queue.status_code == 200 and code in queue.text
     page = await client.get(f"/can-bo/ho-so/{code}", headers=staff.officer.headers)
     assert f'action="/can-bo/ho-so/{code}/thao-tac/receive"' in page.text
+    link = re.search(rf'href="(/ho-so/{code}/tep/\d+)">a\.pdf</a>', page.text)
+    assert link is not None, "the officer opens the attached file from the page"
+    opened = await client.get(link[1], headers=staff.officer.headers)
+    assert opened.status_code == 200 and opened.content == PDF
     done = await client.post(
         f"/can-bo/ho-so/{code}/thao-tac/receive",
         data={"csrf_token": form_token(app)},

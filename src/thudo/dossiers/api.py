@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 from thudo.core.deps import SessionDep, SettingsDep
@@ -95,6 +96,7 @@ async def full(session: Any, d: Dossier, roles: set[str], settings: Settings) ->
         ],
         attachments=[
             AttachmentOut(
+                id=a.id, url=f"/api/v1/dossiers/{d.code}/attachments/{a.id}",
                 document_name=a.document_name, filename=a.filename, size=a.size,
                 media_type=a.media_type, wallet_document_code=a.wallet_document_code,
             )
@@ -173,6 +175,38 @@ async def get_dossier(
 ) -> Any:
     d = await service.readable(session, actor=actor, assist=assist, code=code)
     return await full(session, d, service.roles_of(actor, assist, d), settings)
+
+
+@router.get(
+    "/dossiers/{code}/attachments/{attachment_id}",
+    response_class=Response,
+    summary="One attached file (the applicant, or staff of the handling unit; audited)",
+)
+async def get_attachment(
+    code: str,
+    attachment_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: CallerDep,
+    assist: ActingFor,
+) -> Response:
+    d = await service.readable(session, actor=actor, assist=assist, code=code)
+    f = await service.attachment_file(session, d, attachment_id, files_of(settings))
+    await session.commit()  # the audited read
+    return download(f)
+
+
+def download(f: service.AttachmentFile) -> Response:
+    """A private file download: never cached, never sniffed into something executable."""
+    return Response(
+        f.data,
+        media_type=f.media_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(f.filename)}",
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @router.get(

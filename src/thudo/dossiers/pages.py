@@ -18,7 +18,7 @@ from thudo.core.deps import SessionDep, SettingsDep
 from thudo.core.errors import DomainError, Message
 from thudo.core.i18n import N_, request_language
 from thudo.dossiers import service
-from thudo.dossiers.api import files_of, payment_url
+from thudo.dossiers.api import download, files_of, payment_url
 from thudo.dossiers.models import Dossier
 from thudo.dossiers.tasks import PORTAL_TOPIC
 from thudo.identity.assist import ActingFor
@@ -436,6 +436,24 @@ async def result_pdf(
     )
 
 
+@router.get("/ho-so/{code}/tep/{attachment_id}")
+async def attachment_download(
+    request: Request,
+    code: str,
+    attachment_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    who: Person,
+    assist: ActingFor,
+) -> Response:
+    """One attached file, for the applicant or the staff of the handling unit (audited)."""
+    actor = await _actor(request)
+    d = await service.readable(session, actor=actor, assist=assist, code=code)
+    f = await service.attachment_file(session, d, attachment_id, files_of(settings))
+    await session.commit()  # the audited read
+    return download(f)
+
+
 @router.post("/ho-so/{code}/danh-gia")
 async def rate_form(request: Request, code: str, session: SessionDep, who: Person) -> Response:
     form = await request.form()
@@ -538,7 +556,13 @@ async def staff_dossier_page(
             ],
             "form_rows": [[k, _value(v)] for k, v in d.form_data.items()],
             "files": [
-                [f.document_name, f.filename or f.wallet_document_code or "", str(f.size or "")]
+                [
+                    f.document_name,
+                    Markup('<a href="/ho-so/{}/tep/{}">{}</a>').format(
+                        d.code, f.id, f.filename or f.wallet_document_code or _("Tệp")
+                    ),
+                    str(f.size or ""),
+                ]
                 for f in files
             ],
             "events": await _events(request, session, d),

@@ -60,6 +60,8 @@ class EventOut(BaseModel):
 
 
 class AttachmentOut(BaseModel):
+    id: int
+    url: str = Field(description="Download it (the applicant, or staff of the handling unit)")
     document_name: str
     filename: str | None
     size: int | None

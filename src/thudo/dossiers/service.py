@@ -25,6 +25,7 @@ from thudo.core import calendar, clock
 from thudo.core.db import dialect_name
 from thudo.core.errors import DomainError, FieldError, Message, not_found, validation_error
 from thudo.core.text import fold
+from thudo.documents.models import Document
 from thudo.dossiers import register
 from thudo.dossiers.models import Dossier, DossierAttachment, DossierEvent, DossierSequence
 from thudo.dossiers.results import Files, issue_result
@@ -403,6 +404,32 @@ async def fee_quote(
     )
 
 
+async def check_wallet_documents(
+    session: AsyncSession, owner_personal_id: str, attachments: Sequence[AttachmentIn]
+) -> None:
+    """A wallet document may be attached only by (or for) the citizen whose wallet holds it,
+    and only while it is valid. Someone else's code is refused exactly like an unknown one,
+    so that guessing codes reveals nothing."""
+    wanted = {a.wallet_document_code for a in attachments if a.wallet_document_code}
+    if not wanted:
+        return
+    rows = await session.execute(
+        select(Document.code).where(
+            Document.code.in_(wanted),
+            Document.owner_personal_id == owner_personal_id,
+            Document.revoked_at.is_(None),
+        )
+    )
+    held = set(rows.scalars())
+    for i, a in enumerate(attachments):
+        if a.wallet_document_code and a.wallet_document_code not in held:
+            raise _error(
+                f"attachments.{i}.wallet_document_code", "not_in_wallet",
+                "Không có giấy tờ còn hiệu lực với mã này trong ví của người nộp.",
+                "No valid document with this code is in the applicant's wallet.",
+            )  # fmt: skip
+
+
 async def submit(
     session: AsyncSession,
     *,
@@ -448,6 +475,7 @@ async def submit(
             detail=assist.audit_detail(channel=who.channel) if assist else {"channel": "desk"},
         )
     checked = check_attachments(procedure, attachments)
+    await check_wallet_documents(session, applicant.citizen.personal_id, attachments)
     if not draft:
         validate_form(procedure, form_data)
         if missing := missing_documents(procedure, attachments):
@@ -938,6 +966,41 @@ async def history(session: AsyncSession, d: Dossier) -> list[DossierEvent]:
         select(DossierEvent).where(DossierEvent.dossier_id == d.id).order_by(DossierEvent.id)
     )
     return list(rows)
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    filename: str
+    media_type: str
+    data: bytes
+
+
+async def attachment_file(
+    session: AsyncSession, d: Dossier, attachment_id: int, files: Files
+) -> AttachmentFile:
+    """The bytes of one attachment of a dossier the caller may already read (`readable`):
+    an uploaded file, or the wallet document it points to."""
+    a = await session.scalar(
+        select(DossierAttachment).where(
+            DossierAttachment.id == attachment_id, DossierAttachment.dossier_id == d.id
+        )
+    )
+    if a is None:
+        raise not_found("tệp đính kèm", "attachment", str(attachment_id))
+    if a.file_key is not None:
+        name = a.filename or f"{d.code}-{a.id}"
+        return AttachmentFile(
+            name, a.media_type or "application/octet-stream", files.store.get(a.file_key)
+        )
+    doc = await session.scalar(
+        select(Document).where(
+            Document.code == a.wallet_document_code,
+            Document.owner_personal_id == d.applicant_personal_id,
+        )
+    )
+    if doc is None:
+        raise not_found("tệp đính kèm", "attachment", str(attachment_id))
+    return AttachmentFile(f"{doc.code}.pdf", doc.media_type, files.store.get(doc.file_key))
 
 
 async def attachments_of(session: AsyncSession, d: Dossier) -> list[DossierAttachment]:
