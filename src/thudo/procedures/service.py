@@ -21,6 +21,7 @@ from thudo.core import clock
 from thudo.core.errors import DomainError, FieldError, Message, not_found, pydantic_field_errors
 from thudo.core.i18n import gettext
 from thudo.core.text import fold
+from thudo.dossiers.workflow import workflows
 from thudo.procedures.models import Delegation, FeeRule, Procedure, ProcedureDocument
 from thudo.procedures.schemas import (
     CHANNELS,
@@ -34,7 +35,6 @@ from thudo.procedures.schemas import (
 #   standard:        received → processing → awaiting approval → result issued → returned
 #   no_approval:     received → processing → result issued → returned
 #   judicial_record: the judicial record certificate (register check, review, signature)
-WORKFLOW_CODES: tuple[str, ...] = ("standard", "no_approval", "judicial_record")
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SEED_CSV = DATA_DIR / "procedures.csv"
@@ -406,14 +406,14 @@ def parse_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> list[ProcedureData
                     for e in pydantic_field_errors(exc.errors())
                 ]
             else:
-                if procedure.workflow_code not in WORKFLOW_CODES:
+                if procedure.workflow_code not in (known := sorted(workflows())):
                     row_errors.append(
                         _row_error(
                             line,
                             "workflow_code",
                             "unknown_workflow",
-                            f"Quy trình không có: {', '.join(WORKFLOW_CODES)}.",
-                            f"Unknown workflow; known: {', '.join(WORKFLOW_CODES)}.",
+                            f"Quy trình không có: {', '.join(known)}.",
+                            f"Unknown workflow; known: {', '.join(known)}.",
                         )
                     )
                 elif procedure.code in seen:
