@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.web.html import parse
 from thudo.core.clock import now
 from thudo.notify import service
+from thudo.notify.email import DevEmailSender
 from thudo.notify.sms import SmsError
-from thudo.notify.tasks import deliver_queued
+from thudo.notify.tasks import Senders, deliver_queued
 
 
 class FlakyGateway:
@@ -33,7 +34,7 @@ async def test_a_failed_sms_is_recorded_and_sent_when_the_gateway_is_back(
     )
     await db.commit()
     gateway = FlakyGateway()
-    assert await deliver_queued(session_factory, gateway) == 0
+    assert await deliver_queued(session_factory, Senders(gateway, DevEmailSender())) == 0
     await db.refresh(message)
     assert message.status == "failed" and message.attempts == 1
     assert message.error == "SmsError: gateway unreachable"
@@ -42,7 +43,7 @@ async def test_a_failed_sms_is_recorded_and_sent_when_the_gateway_is_back(
         year=message.created_at.year - 1
     )  # waited enough
     await db.commit()
-    assert await deliver_queued(session_factory, gateway) == 1
+    assert await deliver_queued(session_factory, Senders(gateway, DevEmailSender())) == 1
     await db.refresh(message)
     assert message.status == "sent" and message.error is None and message.attempts == 2
     assert gateway.sent == [("0912000111", "Xin chào")]

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # Where SMS go: "dev" marks them sent without sending (read them at /dev/outbox in
     # development and test), or "package.module:Factory" for a real gateway's sender.
     sms_sender: str = "dev"
+    # Where e-mail goes: an SMTP relay, smtp://user:pass@host:587 (STARTTLS when offered)
+    # or smtps://…:465; empty sends nothing (read them at /dev/mailbox in development).
+    smtp_url: SecretStr | None = None
+    mail_from: str = "Thủ Đô Số <khong-tra-loi@thudo.hanoi.gov.vn>"
     # Payment providers' webhook secrets, e.g. {"sandbox-bank": "…"} (JSON). Outside
     # production a missing one is generated under data_dir/secrets.
     payment_webhook_secrets: dict[str, SecretStr] = {}

@@ -698,20 +698,46 @@ async def _record_change(
 
 
 async def _notify_citizen(session: AsyncSession, d: Dossier, names: Message) -> None:
-    if d.applicant_account_id is None:
-        return
-    phone = await session.scalar(select(Account.phone).where(Account.id == d.applicant_account_id))
-    await notify.send(
-        session, channel="in_app", account_id=d.applicant_account_id,
-        template="dossier.status_changed", subject=f"Hồ sơ {d.code}",
-        body=f"Hồ sơ {d.code} ({d.procedure_name}): {names.vi}.",
-    )  # fmt: skip
-    if phone:
+    """In-app and SMS to her account's phone; e-mail to the address the registry holds."""
+    if d.applicant_account_id is not None:
+        phone = await session.scalar(
+            select(Account.phone).where(Account.id == d.applicant_account_id)
+        )
         await notify.send(
-            session, channel="sms", account_id=d.applicant_account_id, address=phone,
-            template="dossier.status_changed",
-            body=f"Ho so {d.code}: {fold(names.vi)}. Tra cuu tren Thu Do So.",
+            session, channel="in_app", account_id=d.applicant_account_id,
+            template="dossier.status_changed", subject=f"Hồ sơ {d.code}",
+            body=f"Hồ sơ {d.code} ({d.procedure_name}): {names.vi}.",
         )  # fmt: skip
+        if phone:
+            await notify.send(
+                session, channel="sms", account_id=d.applicant_account_id, address=phone,
+                template="dossier.status_changed",
+                body=f"Ho so {d.code}: {fold(names.vi)}. Tra cuu tren Thu Do So.",
+            )  # fmt: skip
+    email = await session.scalar(
+        select(Citizen.email).where(Citizen.personal_id == d.applicant_personal_id)
+    )
+    if email:
+        await notify.send(
+            session, channel="email", account_id=d.applicant_account_id, address=email,
+            template="dossier.status_changed",
+            subject=f"Hồ sơ {d.code}: {names.vi} / Dossier {d.code}: {names.en}",
+            body=_status_email(d, names),
+        )  # fmt: skip
+
+
+def _status_email(d: Dossier, names: Message) -> str:
+    from thudo.core.settings import get_settings
+
+    link = f"{get_settings().base_url.rstrip('/')}/ho-so/{d.code}"
+    due = f"Hạn giải quyết: {clock.to_vn(d.due_at):%d/%m/%Y %H:%M}\n" if d.due_at else ""
+    return (
+        f"Kính gửi {d.applicant_name},\n\n"
+        f"Hồ sơ {d.code} ({d.procedure_name}) của Ông/Bà: {names.vi}.\n{due}"
+        f"Xem chi tiết: {link}\n\n"
+        f"Dear {d.applicant_name}, your dossier {d.code} is now: {names.en}. Details: {link}\n\n"
+        "Thư này được gửi tự động từ Cổng Thủ Đô Số, xin không trả lời thư này.\n"
+    )
 
 
 def roles_of(actor: Actor, assist: AssistContext | None, d: Dossier) -> set[str]:

@@ -48,6 +48,8 @@ async def ensure_demo_accounts(*, session: AsyncSession) -> list[DemoAccount]:
             )
             if citizen is None:
                 break
+            # A reserved example domain: the dossier e-mails show in /dev/mailbox.
+            citizen.email = citizen.email or f"cong-dan-{citizen.personal_id}@example.com"
             existing = await create_account(
                 session=session,
                 personal_id=citizen.personal_id,

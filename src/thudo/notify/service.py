@@ -86,9 +86,17 @@ async def mark_read(*, session: AsyncSession, account_id: int) -> None:
     )
 
 
-async def recent(*, session: AsyncSession, limit: int = 50) -> list[Message]:
-    """The latest messages of every channel (the development outbox)."""
-    result = await session.scalars(
-        select(Message).order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
+async def recent(
+    *, session: AsyncSession, limit: int = 50, channel: str | None = None
+) -> list[Message]:
+    """The latest messages, of every channel or of one (the development outbox, mailbox)."""
+    query = select(Message).order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
+    if channel is not None:
+        query = query.where(Message.channel == channel)
+    return list(await session.scalars(query))
+
+
+async def get_message(*, session: AsyncSession, message_id: int, channel: str) -> Message | None:
+    return await session.scalar(
+        select(Message).where(Message.id == message_id, Message.channel == channel)
     )
-    return list(result)
