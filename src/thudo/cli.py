@@ -24,12 +24,14 @@ def _register_subcommands() -> None:
     from thudo.audit.cli import app as audit_app
     from thudo.identity.oidc_cli import clients_app, keys_app
     from thudo.identity.staff_cli import app as staff_app
+    from thudo.indicators.cli import app as indicators_app
     from thudo.jobs.cli import app as jobs_app
     from thudo.payments.cli import app as payments_app
     from thudo.procedures.cli import app as procedures_app
     from thudo.registry.cli import app as registry_app
 
     app.add_typer(audit_app, name="audit")
+    app.add_typer(indicators_app, name="indicators")
     app.add_typer(jobs_app, name="jobs")
     app.add_typer(payments_app, name="payments")
     app.add_typer(procedures_app, name="procedures")

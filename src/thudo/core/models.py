@@ -6,6 +6,7 @@ from thudo.documents import models as documents_models
 from thudo.dossiers import models as dossier_models
 from thudo.geo import models as geo_models
 from thudo.identity import models as identity_models
+from thudo.indicators import models as indicator_models
 from thudo.jobs import models as jobs_models
 from thudo.notify import models as notify_models
 from thudo.payments import models as payments_models
@@ -19,6 +20,7 @@ __all__ = [
     "dossier_models",
     "geo_models",
     "identity_models",
+    "indicator_models",
     "jobs_models",
     "notify_models",
     "payments_models",

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # Where SMS go: "dev" marks them sent without sending (read them at /dev/outbox in
     # development and test), or "package.module:Factory" for a real gateway's sender.
     sms_sender: str = "dev"
+    # More indicator definitions (TOML, see docs/indicators.md), beside the shipped ones.
+    indicators_dir: str | None = None
     # Where e-mail goes: an SMTP relay, smtp://user:pass@host:587 (STARTTLS when offered)
     # or smtps://…:465; empty sends nothing (read them at /dev/mailbox in development).
     smtp_url: SecretStr | None = None

@@ -78,6 +78,10 @@ class Dossier(Base):
         # The officer queue: a unit's dossiers in a state, soonest due first.
         Index("ix_dossier_queue", "unit_code", "state", "due_at"),
         Index("ix_dossier_applicant", "applicant_personal_id", "created_at"),
+        # Indicators count each day's submissions, completions and ratings.
+        Index("ix_dossier_submitted", "submitted_at"),
+        Index("ix_dossier_completed", "timer_completed_at"),
+        Index("ix_dossier_rated", "rated_at"),
     )
 
 

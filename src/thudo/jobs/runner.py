@@ -34,6 +34,7 @@ def periodic_tasks() -> list[PeriodicTask]:
     """Every periodic task of the platform; modules add theirs here."""
     from thudo.audit.tasks import seal_once
     from thudo.dossiers import tasks as dossier_tasks  # also registers its outbox handlers
+    from thudo.indicators.tasks import compute_due as compute_indicators
     from thudo.jobs.outbox import deliver_all_due
     from thudo.notify.tasks import deliver_due as deliver_messages
     from thudo.payments.tasks import expire_once
@@ -44,6 +45,7 @@ def periodic_tasks() -> list[PeriodicTask]:
         PeriodicTask("notify.deliver", 5.0, deliver_messages),
         PeriodicTask("payments.expire", 60.0, expire_once),
         PeriodicTask("dossiers.settle_payments", 2.0, dossier_tasks.settle_payments_once),
+        PeriodicTask("indicators.compute", 60.0, compute_indicators),
     ]
 
 

@@ -102,6 +102,7 @@ class Invoice(Base):
         Index("ix_payments_invoice_unit_created", "unit_id", "created_at"),
         Index("ix_payments_invoice_status_due", "status", "due_at"),
         Index("ix_payments_invoice_purpose_ref", "purpose", "reference"),
+        Index("ix_payments_invoice_paid", "paid_at"),  # indicators: each day's takings
     )
 
 

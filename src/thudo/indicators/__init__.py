@@ -1,0 +1,1 @@
+"""Indicators and rankings: definitions as data, computed per unit and day, published monthly."""
