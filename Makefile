@@ -27,6 +27,7 @@ run: install
 	$(BIN)/thudo db upgrade
 	$(BIN)/thudo seed --if-empty --citizens $(DEMO_CITIZENS)
 	$(BIN)/thudo payments seed-demo
+	$(BIN)/thudo health seed
 	$(BIN)/thudo serve --host 127.0.0.1 --port $(PORT)
 
 serve: install

@@ -65,6 +65,10 @@ def create_app(settings: Settings | None = None, *, access_log: bool = True) -> 
     from thudo.web.pages import html_error_page
 
     install_error_handlers(app, html_page=html_error_page)
+    from thudo.core.errors import register_error_renderer
+    from thudo.health.fhir import outcome_for_error
+
+    register_error_renderer(app, "/fhir/", outcome_for_error)
     from thudo.identity.page_auth import install_sign_in_redirect
 
     install_sign_in_redirect(app)
@@ -89,6 +93,9 @@ def _module_routers() -> list[APIRouter]:
     from thudo.dossiers.api import router as dossiers_api
     from thudo.dossiers.pages import router as dossiers_pages
     from thudo.geo.api import router as geo_api
+    from thudo.health.api import router as health_api
+    from thudo.health.fhir_api import router as fhir_api
+    from thudo.health.pages import router as health_pages
     from thudo.identity.account_pages import router as account_pages
     from thudo.identity.api import router as identity_api
     from thudo.identity.oidc_api import router as oidc_api
@@ -106,4 +113,5 @@ def _module_routers() -> list[APIRouter]:
         payments_api, payments_pages,
         oidc_api, oidc_pages,
         procedures_api, procedures_pages, documents_pages, dossiers_api, dossiers_pages,
+        health_api, fhir_api, health_pages,
     ]  # fmt: skip

@@ -22,6 +22,7 @@ app.add_typer(db_app, name="db")
 
 def _register_subcommands() -> None:
     from thudo.audit.cli import app as audit_app
+    from thudo.health.cli import app as health_app
     from thudo.identity.oidc_cli import clients_app, keys_app
     from thudo.identity.staff_cli import app as staff_app
     from thudo.indicators.cli import app as indicators_app
@@ -33,6 +34,7 @@ def _register_subcommands() -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(indicators_app, name="indicators")
     app.add_typer(jobs_app, name="jobs")
+    app.add_typer(health_app, name="health")
     app.add_typer(payments_app, name="payments")
     app.add_typer(procedures_app, name="procedures")
     app.add_typer(registry_app, name="registry")

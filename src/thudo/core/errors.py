@@ -215,6 +215,27 @@ def wants_html(request: Request) -> bool:
     )
 
 
+# Renders an error in another API's own shape (FHIR's OperationOutcome): (error, lang) -> response.
+ErrorRenderer = Callable[[DomainError, str], Response]
+
+
+def register_error_renderer(app: FastAPI, path_prefix: str, renderer: ErrorRenderer) -> None:
+    """Errors of the routes under a path prefix are rendered by `renderer`, not problem+json."""
+    renderers: dict[str, ErrorRenderer] | None = getattr(app.state, "error_renderers", None)
+    if renderers is None:
+        renderers = app.state.error_renderers = {}
+    renderers[path_prefix] = renderer
+
+
+def _problem(request: Request, error: DomainError) -> Response:
+    renderers: dict[str, ErrorRenderer] = getattr(request.app.state, "error_renderers", {})
+    lang = request_language(request)
+    for prefix, renderer in renderers.items():
+        if request.url.path.startswith(prefix):
+            return renderer(error, lang)
+    return problem_response(error, lang)
+
+
 def install_error_handlers(app: FastAPI, *, html_page: HtmlErrorPage | None = None) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
@@ -222,12 +243,12 @@ def install_error_handlers(app: FastAPI, *, html_page: HtmlErrorPage | None = No
             page = html_page(request, exc.status, exc.title, exc.detail)
             page.headers.update(exc.headers or {})
             return page
-        return problem_response(exc, request_language(request))
+        return _problem(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         error = validation_error(pydantic_field_errors(exc.errors()))
-        return problem_response(error, request_language(request))
+        return _problem(request, error)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Any:
@@ -242,7 +263,7 @@ def install_error_handlers(app: FastAPI, *, html_page: HtmlErrorPage | None = No
             detail=Message(detail, detail) if detail and detail != title.en else None,
             headers=dict(exc.headers) if exc.headers else None,
         )
-        return problem_response(error, request_language(request))
+        return _problem(request, error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -258,4 +279,4 @@ def install_error_handlers(app: FastAPI, *, html_page: HtmlErrorPage | None = No
                 "Something went wrong; nothing was changed. Please try again later.",
             ),
         )
-        return problem_response(error, request_language(request))
+        return _problem(request, error)

@@ -5,6 +5,7 @@ from thudo.core import idempotency as core_idempotency
 from thudo.documents import models as documents_models
 from thudo.dossiers import models as dossier_models
 from thudo.geo import models as geo_models
+from thudo.health import models as health_models
 from thudo.identity import models as identity_models
 from thudo.indicators import models as indicator_models
 from thudo.jobs import models as jobs_models
@@ -19,6 +20,7 @@ __all__ = [
     "documents_models",
     "dossier_models",
     "geo_models",
+    "health_models",
     "identity_models",
     "indicator_models",
     "jobs_models",

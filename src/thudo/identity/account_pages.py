@@ -88,6 +88,9 @@ FIELD_LABELS = {
     "version": N_("Phiên bản hồ sơ"),
     "created_at": N_("Ngày tạo hồ sơ"),
     "updated_at": N_("Ngày cập nhật hồ sơ"),
+    "health_coverage": N_("Thẻ bảo hiểm y tế"),
+    "health_record": N_("Toàn bộ hồ sơ sức khỏe"),
+    "health_patient": N_("Thông tin người bệnh"),
 }
 
 
@@ -863,6 +866,8 @@ async def who_read_my_data(
         who = names.get(e.actor) or (
             _(SYSTEM_ACTORS[e.actor]) if e.actor in SYSTEM_ACTORS else e.actor
         )
+        if e.actor.startswith("system:kiosk-"):  # a hospital's check-in kiosk (health)
+            who = _("Ki-ốt đăng ký khám bệnh")
         unit = units.get(e.actor_unit or "", e.actor_unit or "—")
         fields = ", ".join(_(FIELD_LABELS[f]) if f in FIELD_LABELS else f for f in e.fields)
         rows.append([_when(e.occurred_at), who, unit, fields, e.purpose])

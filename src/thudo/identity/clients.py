@@ -37,6 +37,11 @@ SERVICE_SCOPES = {
     "registry:read": Message("Tra cứu dữ liệu dân cư", "Read the population registry"),
     "registry:write": Message("Đăng ký, cập nhật dữ liệu dân cư", "Write the population registry"),
     "registry:verify": Message("Đối chiếu dữ liệu với dân cư", "Verify data against the registry"),
+    "health:coverage": Message("Tra cứu thẻ bảo hiểm y tế", "Check health insurance coverage"),
+    "health:write": Message("Gửi hồ sơ sức khỏe (FHIR)", "Send health records (FHIR)"),
+    "health:read": Message(
+        "Đọc hồ sơ sức khỏe khi người bệnh đồng ý", "Read health records with the patient's consent"
+    ),
 }
 # A first-party client (the portal) does not ask consent for these.
 FIRST_PARTY_SCOPES = frozenset({"openid", "profile", "offline_access"})

@@ -28,6 +28,12 @@ class Permission(StrEnum):
     REPORT_READ = "report:read"
     PAYMENTS_READ = "payments:read"
     PAYMENTS_MANAGE = "payments:manage"
+    # Health: a facility's system checks coverage, sends records, reads a consenting
+    # patient's history; the department of health's staff clean held records.
+    HEALTH_COVERAGE = "health:coverage"
+    HEALTH_WRITE = "health:write"
+    HEALTH_READ = "health:read"
+    HEALTH_QUALITY = "health:quality"
 
 
 class Role(StrEnum):
@@ -40,6 +46,7 @@ class Role(StrEnum):
     COMMUNITY_HELPER = "community_helper"
     COUNCIL_CLERK = "council_clerk"
     LEADER = "leader"
+    HEALTH_OFFICER = "health_officer"
 
 
 class UnitKind(StrEnum):
@@ -67,6 +74,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.COMMUNITY_HELPER: frozenset({P.ASSIST_ACT}),
     Role.COUNCIL_CLERK: frozenset({P.COUNCIL_MANAGE}),
     Role.LEADER: frozenset({P.DOSSIER_READ, P.REPORT_READ}),
+    Role.HEALTH_OFFICER: frozenset({P.HEALTH_QUALITY}),
 }
 
 # Where each role may be held; None: in any unit.
@@ -80,6 +88,8 @@ ROLE_UNIT_KINDS: dict[Role, frozenset[UnitKind] | None] = {
     Role.COMMUNITY_HELPER: frozenset({UnitKind.WARD_COMMITTEE}),
     Role.COUNCIL_CLERK: frozenset({UnitKind.COUNCIL_OFFICE}),
     Role.LEADER: None,
+    # Held health records name citizens of the whole city: a city-level unit only.
+    Role.HEALTH_OFFICER: frozenset({UnitKind.DEPARTMENT, UnitKind.CITY}),
 }
 
 ROLE_LABELS: dict[Role, Message] = {
@@ -92,6 +102,7 @@ ROLE_LABELS: dict[Role, Message] = {
     Role.COMMUNITY_HELPER: Message("Tổ công nghệ số cộng đồng", "Community helper"),
     Role.COUNCIL_CLERK: Message("Chuyên viên Văn phòng HĐND", "Council clerk"),
     Role.LEADER: Message("Lãnh đạo", "Leader"),
+    Role.HEALTH_OFFICER: Message("Cán bộ Sở Y tế (dữ liệu y tế)", "Health data officer"),
 }
 
 

@@ -1,0 +1,52 @@
+"""Health JSON API for facility systems: insurance coverage at check-in, the facility list."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
+
+from thudo.core.deps import SessionDep
+from thudo.health import service
+from thudo.health.schemas import CoverageOut, FacilityOut
+from thudo.identity.deps import Actor, require
+from thudo.identity.permissions import Permission
+from thudo.registry.api import PathId, Purpose
+
+router = APIRouter(prefix="/api/v1/health", tags=["health"])
+
+Checker = Annotated[Actor, Depends(require(Permission.HEALTH_COVERAGE))]
+
+
+@router.get(
+    "/coverage/{personal_id}",
+    response_model=CoverageOut,
+    summary="Health insurance eligibility and benefit level at check-in (audited)",
+)
+async def coverage(request: Request, personal_id: PathId, actor: Checker, purpose: Purpose) -> Any:
+    state = request.app.state
+    # Sessions are lazy: a cached facility costs no connection.
+    async with state.session_factory() as session:
+        facility_code = await service.facility_code_of(session=session, actor=actor)
+    if purpose == "tra cứu":
+        purpose = service.COVERAGE_PURPOSE
+    if state.hot_pool is not None:
+        # One autocommitted statement reads the card and writes the audit record.
+        answer = await service.check_coverage_hot(
+            pool=state.hot_pool, personal_id=personal_id, actor=actor,
+            facility_code=facility_code, purpose=purpose,
+        )  # fmt: skip
+    else:
+        async with state.session_factory() as session:
+            answer = await service.check_coverage(
+                session=session, personal_id=personal_id, actor=actor,
+                facility_code=facility_code, purpose=purpose,
+            )  # fmt: skip
+            await session.commit()
+    return Response(orjson.dumps(answer.as_dict()), media_type="application/json")
+
+
+@router.get("/facilities", response_model=list[FacilityOut], summary="The city's health facilities")
+async def facilities(session: SessionDep, actor: Checker) -> Any:
+    return [FacilityOut.model_validate(f, from_attributes=True) for f in await service.list_facilities(session=session)]  # fmt: skip
