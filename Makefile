@@ -28,6 +28,7 @@ run: install
 	$(BIN)/thudo seed --if-empty --citizens $(DEMO_CITIZENS)
 	$(BIN)/thudo payments seed-demo
 	$(BIN)/thudo health seed
+	$(BIN)/thudo parking seed-demo
 	$(BIN)/thudo serve --host 127.0.0.1 --port $(PORT)
 
 serve: install

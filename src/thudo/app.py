@@ -102,6 +102,8 @@ def _module_routers() -> list[APIRouter]:
     from thudo.identity.oidc_pages import router as oidc_pages
     from thudo.identity.staff_pages import router as identity_staff_pages
     from thudo.notify.pages import router as notify_pages
+    from thudo.parking.api import router as parking_api
+    from thudo.parking.pages import router as parking_pages
     from thudo.payments.api import router as payments_api
     from thudo.payments.pages import router as payments_pages
     from thudo.procedures.api import router as procedures_api
@@ -110,7 +112,7 @@ def _module_routers() -> list[APIRouter]:
 
     return [
         geo_api, registry_api, identity_api, identity_staff_pages, account_pages, notify_pages,
-        payments_api, payments_pages,
+        payments_api, payments_pages, parking_api, parking_pages,
         oidc_api, oidc_pages,
         procedures_api, procedures_pages, documents_pages, dossiers_api, dossiers_pages,
         health_api, fhir_api, health_pages,

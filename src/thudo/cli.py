@@ -27,6 +27,7 @@ def _register_subcommands() -> None:
     from thudo.identity.staff_cli import app as staff_app
     from thudo.indicators.cli import app as indicators_app
     from thudo.jobs.cli import app as jobs_app
+    from thudo.parking.cli import app as parking_app
     from thudo.payments.cli import app as payments_app
     from thudo.procedures.cli import app as procedures_app
     from thudo.registry.cli import app as registry_app
@@ -35,6 +36,7 @@ def _register_subcommands() -> None:
     app.add_typer(indicators_app, name="indicators")
     app.add_typer(jobs_app, name="jobs")
     app.add_typer(health_app, name="health")
+    app.add_typer(parking_app, name="parking")
     app.add_typer(payments_app, name="payments")
     app.add_typer(procedures_app, name="procedures")
     app.add_typer(registry_app, name="registry")

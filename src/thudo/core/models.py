@@ -10,6 +10,7 @@ from thudo.identity import models as identity_models
 from thudo.indicators import models as indicator_models
 from thudo.jobs import models as jobs_models
 from thudo.notify import models as notify_models
+from thudo.parking import models as parking_models
 from thudo.payments import models as payments_models
 from thudo.procedures import models as procedure_models
 from thudo.registry import models as registry_models
@@ -25,6 +26,7 @@ __all__ = [
     "indicator_models",
     "jobs_models",
     "notify_models",
+    "parking_models",
     "payments_models",
     "procedure_models",
     "registry_models",

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     # The national public service portal (Cổng Dịch vụ công quốc gia): every dossier status
     # change is POSTed there as JSON, signed with HMAC-SHA256 of the body under the secret
     # (header X-Thudo-Signature: sha256=<hex>). Unset: changes are logged "not configured".
+    # Parking: how long a reservation holds a place, how long a driver at the exit gate
+    # has to pay the fee's invoice, how many holds one citizen may have at once, and the
+    # key that signs ticket and reservation QR codes (default: derived from secret_key).
+    parking_hold_minutes: int = 30
+    parking_payment_minutes: int = 15
+    parking_max_active_holds: int = 2
+    parking_qr_secret: SecretStr | None = None
     national_portal_url: str | None = None
     national_portal_secret: SecretStr | None = None
 

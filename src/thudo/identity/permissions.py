@@ -34,6 +34,7 @@ class Permission(StrEnum):
     HEALTH_WRITE = "health:write"
     HEALTH_READ = "health:read"
     HEALTH_QUALITY = "health:quality"
+    PARKING_OPERATE = "parking:operate"
 
 
 class Role(StrEnum):
@@ -47,6 +48,7 @@ class Role(StrEnum):
     COUNCIL_CLERK = "council_clerk"
     LEADER = "leader"
     HEALTH_OFFICER = "health_officer"
+    PARKING_OPERATOR = "parking_operator"
 
 
 class UnitKind(StrEnum):
@@ -75,6 +77,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.COUNCIL_CLERK: frozenset({P.COUNCIL_MANAGE}),
     Role.LEADER: frozenset({P.DOSSIER_READ, P.REPORT_READ}),
     Role.HEALTH_OFFICER: frozenset({P.HEALTH_QUALITY}),
+    Role.PARKING_OPERATOR: frozenset({P.PARKING_OPERATE}),
 }
 
 # Where each role may be held; None: in any unit.
@@ -90,6 +93,7 @@ ROLE_UNIT_KINDS: dict[Role, frozenset[UnitKind] | None] = {
     Role.LEADER: None,
     # Held health records name citizens of the whole city: a city-level unit only.
     Role.HEALTH_OFFICER: frozenset({UnitKind.DEPARTMENT, UnitKind.CITY}),
+    Role.PARKING_OPERATOR: None,
 }
 
 ROLE_LABELS: dict[Role, Message] = {
@@ -103,6 +107,7 @@ ROLE_LABELS: dict[Role, Message] = {
     Role.COUNCIL_CLERK: Message("Chuyên viên Văn phòng HĐND", "Council clerk"),
     Role.LEADER: Message("Lãnh đạo", "Leader"),
     Role.HEALTH_OFFICER: Message("Cán bộ Sở Y tế (dữ liệu y tế)", "Health data officer"),
+    Role.PARKING_OPERATOR: Message("Nhân viên vận hành bãi đỗ xe", "Parking operator"),
 }
 
 

@@ -37,6 +37,7 @@ def periodic_tasks() -> list[PeriodicTask]:
     from thudo.indicators.tasks import compute_due as compute_indicators
     from thudo.jobs.outbox import deliver_all_due
     from thudo.notify.tasks import deliver_due as deliver_messages
+    from thudo.parking import tasks as parking_tasks
     from thudo.payments.tasks import expire_once
 
     return [
@@ -46,6 +47,8 @@ def periodic_tasks() -> list[PeriodicTask]:
         PeriodicTask("payments.expire", 60.0, expire_once),
         PeriodicTask("dossiers.settle_payments", 2.0, dossier_tasks.settle_payments_once),
         PeriodicTask("indicators.compute", 60.0, compute_indicators),
+        PeriodicTask("parking.expire_holds", 30.0, parking_tasks.expire_holds_once),
+        PeriodicTask("parking.settle_payments", 2.0, parking_tasks.settle_paid_once),
     ]
 
 
