@@ -13,7 +13,7 @@ from thudo.identity.models import Account
 from thudo.identity.passwords import hash_password
 from thudo.identity.permissions import Role
 from thudo.identity.staff import grant_role, unit_by_code
-from thudo.identity.units import branch_code, ward_committee_code
+from thudo.identity.units import CITY_CODE, branch_code, ward_committee_code
 from thudo.registry.models import Citizen
 
 DEMO_STAFF_PHONE = "0390000010"
@@ -58,6 +58,7 @@ async def ensure_demo_staff(*, session: AsyncSession) -> DemoStaff | None:
         (Role.ONE_STOP_OFFICER, branch_code(ward)),
         (Role.UNIT_ADMIN, ward_committee_code(ward)),
         (Role.COMMUNITY_HELPER, ward_committee_code(ward)),
+        (Role.LEADER, CITY_CODE),  # the indicators dashboard
     ]
     for role, code in grants:
         unit = await unit_by_code(session, code)
