@@ -254,7 +254,9 @@ async def test_the_sign_in_redirect_never_leads_off_the_site(client: httpx.Async
     assert response.headers["location"] == "/dang-nhap?next=/"
 
 
-async def test_the_demo_staff_member_gets_roles_in_her_own_ward_and_the_citys_dashboard_once(db: AsyncSession) -> None:
+async def test_the_demo_staff_member_gets_roles_in_her_own_ward_and_the_citys_dashboard_once(
+    db: AsyncSession,
+) -> None:
     from thudo.identity.staff_demo import ensure_demo_staff
 
     await citizen(db, "Cán Bộ Mẫu Dự Phòng", HOAN_KIEM, account=False)
