@@ -28,6 +28,7 @@ def _register_subcommands() -> None:
     from thudo.indicators.cli import app as indicators_app
     from thudo.jobs.cli import app as jobs_app
     from thudo.parking.cli import app as parking_app
+    from thudo.participation.cli import app as participation_app
     from thudo.payments.cli import app as payments_app
     from thudo.procedures.cli import app as procedures_app
     from thudo.registry.cli import app as registry_app
@@ -38,6 +39,7 @@ def _register_subcommands() -> None:
     app.add_typer(health_app, name="health")
     app.add_typer(parking_app, name="parking")
     app.add_typer(payments_app, name="payments")
+    app.add_typer(participation_app, name="participation")
     app.add_typer(procedures_app, name="procedures")
     app.add_typer(registry_app, name="registry")
     app.add_typer(staff_app, name="staff")

@@ -11,6 +11,7 @@ from thudo.indicators import models as indicator_models
 from thudo.jobs import models as jobs_models
 from thudo.notify import models as notify_models
 from thudo.parking import models as parking_models
+from thudo.participation import models as participation_models
 from thudo.payments import models as payments_models
 from thudo.procedures import models as procedure_models
 from thudo.registry import models as registry_models
@@ -27,6 +28,7 @@ __all__ = [
     "jobs_models",
     "notify_models",
     "parking_models",
+    "participation_models",
     "payments_models",
     "procedure_models",
     "registry_models",

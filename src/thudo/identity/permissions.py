@@ -35,6 +35,8 @@ class Permission(StrEnum):
     HEALTH_READ = "health:read"
     HEALTH_QUALITY = "health:quality"
     PARKING_OPERATE = "parking:operate"
+    SURVEY_MANAGE = "survey:manage"
+    COUNCIL_ANSWER = "council:answer"
 
 
 class Role(StrEnum):
@@ -49,6 +51,8 @@ class Role(StrEnum):
     LEADER = "leader"
     HEALTH_OFFICER = "health_officer"
     PARKING_OPERATOR = "parking_operator"
+    SURVEY_EDITOR = "survey_editor"
+    COUNCIL_RESPONDER = "council_responder"
 
 
 class UnitKind(StrEnum):
@@ -71,13 +75,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SPECIALIST: frozenset({P.REGISTRY_READ, P.DOSSIER_READ, P.DOSSIER_PROCESS}),
     Role.APPROVER: frozenset({P.REGISTRY_READ, P.DOSSIER_READ, P.DOSSIER_APPROVE}),
     Role.UNIT_ADMIN: frozenset({P.STAFF_MANAGE, P.PAYMENTS_READ, P.PAYMENTS_MANAGE}),
-    Role.CITY_ADMIN: frozenset({P.STAFF_MANAGE, P.PAYMENTS_READ, P.PAYMENTS_MANAGE}),
+    Role.CITY_ADMIN: frozenset(
+        {P.STAFF_MANAGE, P.PAYMENTS_READ, P.PAYMENTS_MANAGE, P.SURVEY_MANAGE}
+    ),
     Role.AUDITOR: frozenset({P.AUDIT_READ, P.PAYMENTS_READ}),
     Role.COMMUNITY_HELPER: frozenset({P.ASSIST_ACT}),
     Role.COUNCIL_CLERK: frozenset({P.COUNCIL_MANAGE}),
     Role.LEADER: frozenset({P.DOSSIER_READ, P.REPORT_READ}),
     Role.HEALTH_OFFICER: frozenset({P.HEALTH_QUALITY}),
     Role.PARKING_OPERATOR: frozenset({P.PARKING_OPERATE}),
+    Role.SURVEY_EDITOR: frozenset({P.SURVEY_MANAGE}),
+    Role.COUNCIL_RESPONDER: frozenset({P.COUNCIL_ANSWER}),
 }
 
 # Where each role may be held; None: in any unit.
@@ -94,6 +102,8 @@ ROLE_UNIT_KINDS: dict[Role, frozenset[UnitKind] | None] = {
     # Held health records name citizens of the whole city: a city-level unit only.
     Role.HEALTH_OFFICER: frozenset({UnitKind.DEPARTMENT, UnitKind.CITY}),
     Role.PARKING_OPERATOR: None,
+    Role.SURVEY_EDITOR: None,
+    Role.COUNCIL_RESPONDER: None,
 }
 
 ROLE_LABELS: dict[Role, Message] = {
@@ -108,6 +118,10 @@ ROLE_LABELS: dict[Role, Message] = {
     Role.LEADER: Message("Lãnh đạo", "Leader"),
     Role.HEALTH_OFFICER: Message("Cán bộ Sở Y tế (dữ liệu y tế)", "Health data officer"),
     Role.PARKING_OPERATOR: Message("Nhân viên vận hành bãi đỗ xe", "Parking operator"),
+    Role.SURVEY_EDITOR: Message("Cán bộ khảo sát ý kiến", "Survey editor"),
+    Role.COUNCIL_RESPONDER: Message(
+        "Cán bộ trả lời kiến nghị cử tri", "Answers voter petitions and reports progress"
+    ),
 }
 
 

@@ -38,6 +38,7 @@ def periodic_tasks() -> list[PeriodicTask]:
     from thudo.jobs.outbox import deliver_all_due
     from thudo.notify.tasks import deliver_due as deliver_messages
     from thudo.parking import tasks as parking_tasks
+    from thudo.participation.tasks import publish_results_once
     from thudo.payments.tasks import expire_once
 
     return [
@@ -49,6 +50,7 @@ def periodic_tasks() -> list[PeriodicTask]:
         PeriodicTask("indicators.compute", 60.0, compute_indicators),
         PeriodicTask("parking.expire_holds", 30.0, parking_tasks.expire_holds_once),
         PeriodicTask("parking.settle_payments", 2.0, parking_tasks.settle_paid_once),
+        PeriodicTask("participation.publish_results", 60.0, publish_results_once),
     ]
 
 

@@ -1,0 +1,1 @@
+"""Citizen participation: surveys, voter petitions, resolution follow-up."""
