@@ -106,6 +106,7 @@ def _module_routers() -> list[APIRouter]:
     from thudo.parking.api import router as parking_api
     from thudo.parking.pages import router as parking_pages
     from thudo.participation.api import router as participation_api
+    from thudo.participation.council_pages import router as council_pages
     from thudo.participation.pages import router as participation_pages
     from thudo.payments.api import router as payments_api
     from thudo.payments.pages import router as payments_pages
@@ -120,5 +121,5 @@ def _module_routers() -> list[APIRouter]:
         procedures_api, procedures_pages, documents_pages, dossiers_api, dossiers_pages,
         health_api, fhir_api, health_pages,
         indicators_pages,
-        participation_api, participation_pages,
+        participation_api, participation_pages, council_pages,
     ]  # fmt: skip

@@ -14,13 +14,18 @@ from thudo.core.errors import DomainError, Message
 from thudo.identity.deps import Actor, current_actor
 from thudo.identity.models import Unit
 from thudo.identity.staff import actor_from_session_cookie
-from thudo.participation import service
+from thudo.participation import council, service
 from thudo.participation.models import Survey
 from thudo.participation.schemas import (
     AudienceOut,
     BarOut,
+    CommitmentOut,
+    PetitionOut,
+    PetitionPage,
+    ProgressOut,
     QuestionOut,
     QuestionResultOut,
+    ResolutionOut,
     ResponseIn,
     ResponseOut,
     ResultsOut,
@@ -180,4 +185,94 @@ async def list_results(session: SessionDep, limit: Annotated[int, Query(ge=1, le
     return [
         await survey_summary(session, s)
         for s in await service.public_results_list(session, limit=limit)
+    ]
+
+
+@router.get(
+    "/petitions",
+    response_model=PetitionPage,
+    dependencies=[PUBLIC],
+    summary="Published voter petitions of a term with their answers (diacritics-insensitive q)",
+)
+async def list_petitions(
+    session: SessionDep,
+    term: Annotated[str, Query(pattern=r"^\d{4}-\d{4}$")] = council.CURRENT_TERM,
+    q: Annotated[str, Query(max_length=200)] = "",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Any:
+    rows, total = await council.public_page(session, term=term, q=q, page=page)
+    units = await council.unit_names(session, {p.agency_unit_id for p in rows})
+    return PetitionPage(
+        items=[
+            PetitionOut(
+                id=p.id,
+                term=p.term,
+                meeting=p.meeting,
+                meeting_date=p.meeting_date,
+                constituency=p.constituency,
+                field=p.field,
+                field_vi=council.FIELDS[p.field].vi,
+                field_en=council.FIELDS[p.field].en,
+                content=p.content,
+                agency_code=units[p.agency_unit_id].code if p.agency_unit_id in units else None,
+                agency_name=units[p.agency_unit_id].name if p.agency_unit_id in units else None,
+                deadline=p.deadline,
+                answer=p.answer,
+                answered_at=p.answered_at,
+                published_at=p.published_at,
+            )
+            for p in rows
+        ],
+        total=total,
+        page=page,
+        page_size=council.PAGE_SIZE,
+    )
+
+
+@router.get(
+    "/resolutions",
+    response_model=list[ResolutionOut],
+    dependencies=[PUBLIC],
+    summary="Resolutions and conclusions of a term, their commitments, progress and status",
+)
+async def list_resolutions(
+    session: SessionDep,
+    term: Annotated[str, Query(pattern=r"^\d{4}-\d{4}$")] = council.CURRENT_TERM,
+) -> Any:
+    items = await council.resolutions_of_term(session, term)
+    units = await council.unit_names(session, {c.agency_unit_id for _r, cs in items for c in cs})
+    progress = await council.progress_of(session, [c.id for _r, cs in items for c in cs])
+    return [
+        ResolutionOut(
+            id=r.id,
+            term=r.term,
+            kind=r.kind,
+            number=r.number,
+            title=r.title,
+            session_name=r.session_name,
+            adopted_on=r.adopted_on,
+            commitments=[
+                CommitmentOut(
+                    id=c.id,
+                    content=c.content,
+                    agency_code=units[c.agency_unit_id].code,
+                    agency_name=units[c.agency_unit_id].name,
+                    deadline=c.deadline,
+                    status=council.commitment_status(c),
+                    percent=c.percent,
+                    progress=[
+                        ProgressOut(
+                            reported_on=p.reported_on,
+                            text=p.text,
+                            status=p.status,
+                            percent=p.percent,
+                            reported_by_name=p.reported_by_name,
+                        )
+                        for p in progress.get(c.id, [])
+                    ],
+                )
+                for c in cs
+            ],
+        )
+        for r, cs in items
     ]

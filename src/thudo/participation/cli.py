@@ -21,20 +21,29 @@ def seed_demo() -> None:
         typer.echo("Demo data are never created in production.", err=True)
         raise typer.Exit(1)
 
-    async def run() -> tuple[int, list[str]]:
-        from thudo.participation.demo import ensure_demo_roles, ensure_demo_surveys
+    async def run() -> tuple[int, list[str], tuple[int, int]]:
+        from thudo.participation.demo import (
+            ensure_demo_council,
+            ensure_demo_roles,
+            ensure_demo_surveys,
+        )
 
         engine = create_engine(settings.database_url)
         try:
             async with session_factory(engine)() as session:
                 surveys = await ensure_demo_surveys(session=session)
                 roles = await ensure_demo_roles(session=session)
+                council = await ensure_demo_council(session=session)
                 await session.commit()
-                return surveys, roles
+                return surveys, roles, council
         finally:
             await engine.dispose()
 
-    surveys, roles = asyncio.run(run())
+    surveys, roles, (petitions, resolutions) = asyncio.run(run())
     typer.echo(f"Khảo sát mẫu mới: {surveys}. {settings.base_url}/khao-sat")
+    typer.echo(
+        f"Kiến nghị cử tri mẫu mới: {petitions}, nghị quyết mới: {resolutions}. "
+        f"{settings.base_url}/kien-nghi-cu-tri, {settings.base_url}/nghi-quyet"
+    )
     if roles:
         typer.echo(f"Cán bộ mẫu thêm vai trò: {', '.join(roles)}. {settings.base_url}/can-bo")

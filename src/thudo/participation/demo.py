@@ -184,3 +184,102 @@ async def ensure_demo_roles(*, session: AsyncSession) -> list[str]:
         unit = await unit_by_code(session, code)
         await grant_role(session=session, account=account, role=role, unit=unit, granted_by="seed")
     return [f"{role.value}@{code}" for role, code in grants]
+
+
+# (constituency, field, content, agency, days since meeting, answer or None, published)
+DEMO_PETITIONS: list[tuple[Any, ...]] = [
+    ("Đơn vị bầu cử số 1 (phường Hoàn Kiếm, Cửa Nam)", "urban",
+     "Cử tri đề nghị Thành phố sớm có phương án cải tạo các khu chung cư cũ xuống cấp trên "
+     "địa bàn, bảo đảm an toàn cho người dân.", "HN-SXD", 120,
+     "Sở Xây dựng đã rà soát, đưa 12 khu chung cư cũ vào kế hoạch cải tạo giai đoạn "
+     "2026–2030 và công bố danh mục trên cổng thông tin của Sở.", True),
+    ("Đơn vị bầu cử số 4 (phường Đống Đa, Kim Liên)", "transport",
+     "Cử tri phản ánh ùn tắc giao thông kéo dài tại nút giao Kim Liên – Xã Đàn giờ cao "
+     "điểm, đề nghị tổ chức lại giao thông.", "HN-SXD", 90,
+     "Sở Xây dựng đã điều chỉnh chu kỳ đèn tín hiệu và bổ sung biển chỉ dẫn từ tháng 9/2026; "
+     "tình trạng ùn tắc giờ cao điểm giảm rõ.", True),
+    ("Đơn vị bầu cử số 7 (xã Sóc Sơn, Đa Phúc)", "land",
+     "Cử tri đề nghị đẩy nhanh việc cấp giấy chứng nhận quyền sử dụng đất cho các hộ "
+     "đã sử dụng đất ổn định trước năm 2004.", "HN-SNNMT", 75,
+     "Sở Nông nghiệp và Môi trường đã hướng dẫn UBND xã rà soát hồ sơ; 318 giấy chứng nhận "
+     "đã được cấp trong quý III/2026.", True),
+    ("Đơn vị bầu cử số 2 (phường Ba Đình, Ngọc Hà)", "social",
+     "Cử tri đề nghị bổ sung trường mầm non công lập tại khu đô thị mới do sĩ số lớp quá đông.",
+     "HN-SGDDT", 60, None, False),
+    ("Đơn vị bầu cử số 9 (phường Hà Đông, Dương Nội)", "admin",
+     "Cử tri đề nghị giảm thời gian giải quyết thủ tục đăng ký thường trú khi nộp hồ sơ "
+     "trực tuyến.", "HN-CATP", 100, None, False),
+    ("Đơn vị bầu cử số 5 (phường Hoàng Mai, Định Công)", "land",
+     "Cử tri đề nghị xử lý dứt điểm tình trạng ô nhiễm mùi từ sông Tô Lịch đoạn qua phường.",
+     "HN-SNNMT", 45,
+     "Sở đã chỉ đạo vận hành trạm xử lý nước thải Yên Xá giai đoạn 1, dự kiến hoàn thành "
+     "giai đoạn 2 trong năm 2027.", False),
+]  # fmt: skip
+DEMO_RESOLUTIONS: list[tuple[Any, ...]] = [
+    ("resolution", "12/NQ-HĐND",
+     "Nghị quyết về một số chính sách hỗ trợ phân loại chất thải rắn sinh hoạt tại nguồn",
+     "Kỳ họp thứ 19", 150,
+     [("Cấp thùng chứa rác phân loại cho các hộ gia đình ở khu vực nội đô", "HN-SNNMT", 60,
+       ("in_progress", 65, "Đã cấp thùng cho 74 phường, còn 12 phường."))]),
+    ("conclusion", "05/KL-HĐND",
+     "Kết luận phiên chất vấn về quản lý trật tự xây dựng và cải tạo chung cư cũ",
+     "Kỳ họp thứ 18", 220,
+     [("Công bố danh mục chung cư cũ nguy hiểm cấp D", "HN-SXD", -30,
+       ("done", 100, "Đã công bố danh mục trên cổng thông tin của Sở.")),
+      ("Hoàn thành kiểm định 100% chung cư cũ trên địa bàn", "HN-SXD", -5, None),
+      ("Xử lý dứt điểm các công trình vi phạm trật tự xây dựng kéo dài", "HN-SXD", 120, None)]),
+]  # fmt: skip
+
+
+async def ensure_demo_council(*, session: AsyncSession) -> tuple[int, int]:
+    """Demo petitions and resolutions of the 2021–2026 term, once (by content / number)."""
+    from thudo.participation import council
+    from thudo.participation.models import Petition, Resolution
+
+    made_p = made_r = 0
+    clerk = Actor(kind="system", id="seed", name="Văn phòng Đoàn ĐBQH và HĐND Thành phố")
+    for constituency, field, content, agency, days, answer, published in DEMO_PETITIONS:
+        if await session.scalar(select(Petition.id).where(Petition.content == content)):
+            continue
+        meeting_day = today_vn() - dt.timedelta(days=days)
+        p = await council.create_petition(
+            session, actor=clerk,
+            data=council.PetitionDraft(
+                term=council.CURRENT_TERM, meeting="Tiếp xúc cử tri sau kỳ họp thứ 19",
+                meeting_date=meeting_day, constituency=constituency, field=field, content=content,
+            ),
+        )  # fmt: skip
+        await council.assign(session, petition=p, agency_code=agency,
+                             deadline=meeting_day + dt.timedelta(days=60))  # fmt: skip
+        if answer:
+            unit = await unit_by_code(session, agency)
+            await council.answer(session, actor=Actor(kind="system", id="seed", name=unit.name),
+                                 petition=p, text=answer)  # fmt: skip
+        if published:
+            await council.publish(session, petition=p)
+        made_p += 1
+    for kind, number, title, session_name, days, commitments in DEMO_RESOLUTIONS:
+        if await session.scalar(select(Resolution.id).where(Resolution.number == number)):
+            continue
+        r = await council.create_resolution(
+            session, actor=clerk,
+            data=council.ResolutionDraft(
+                term=council.CURRENT_TERM, kind=kind, number=number, title=title,
+                session_name=session_name, adopted_on=today_vn() - dt.timedelta(days=days),
+            ),
+        )  # fmt: skip
+        for content, agency, due_in, progress in commitments:
+            c = await council.add_commitment(
+                session, resolution=r, content=content, agency_code=agency,
+                deadline=today_vn() + dt.timedelta(days=due_in),
+            )  # fmt: skip
+            if progress:
+                status, percent, text = progress
+                unit = await unit_by_code(session, agency)
+                await council.report_progress(
+                    session, actor=Actor(kind="system", id="seed", name=unit.name),
+                    commitment=c, text=text, status=status, percent=percent,
+                )  # fmt: skip
+        made_r += 1
+    await session.flush()
+    return made_p, made_r
