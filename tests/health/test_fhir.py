@@ -51,6 +51,9 @@ async def test_a_transaction_bundle_round_trips_through_search_and_everything(
     await db.commit()
     everything = await client.get(f"{FHIR}/Patient/{patient_id}/$everything", headers=xanh_pon.headers)  # fmt: skip
     assert everything.status_code == 200, everything.text
+    from fhir.resources.R4B.bundle import Bundle
+
+    Bundle.model_validate(everything.json())  # a valid FHIR Bundle, as spliced from storage
     resources = [e["resource"] for e in everything.json()["entry"]]
     assert everything.json()["total"] == len(sent["entry"])
     by_type: dict[str, list[dict]] = {}
@@ -198,3 +201,21 @@ async def test_bulk_import_of_ndjson_stores_valid_lines_reports_bad_ones_and_hol
     again = await client.post(f"{FHIR}/$import", content=body, headers={**xanh_pon.headers, "Content-Type": "application/fhir+ndjson"})  # fmt: skip
     assert again.status_code == 200
     assert await _records(db, verified.personal_id) == 2
+
+
+async def test_a_large_import_is_validated_in_parallel_with_the_same_answers(
+    client: httpx.AsyncClient, db: AsyncSession, xanh_pon: FacilitySystem
+) -> None:
+    from thudo.health import fhir
+
+    person = await insured(db, "Lâm Thị Quyên")
+    subject = {"identifier": {"system": NATIONAL_ID_SYSTEM, "value": person.personal_id}}
+    lines = [orjson.dumps(patient_resource(person.personal_id, person.full_name, "1985-03-02", "female"))]  # fmt: skip
+    for n in range(fhir.PARALLEL_FROM + 200):
+        start = "2026-02-30" if n == 700 else f"2026-01-{1 + n % 28:02d}"  # one bad date
+        lines.append(orjson.dumps({"resourceType": "Encounter", "id": f"v{n}", "status": "finished", "class": {"code": "AMB"}, "subject": subject, "period": {"start": start}}))  # fmt: skip
+    answer = await client.post(f"{FHIR}/$import", content=b"\n".join(lines), headers={**xanh_pon.headers, "Content-Type": "application/fhir+ndjson"})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    issues = answer.json()["issue"]
+    assert [i["expression"][0] for i in issues[1:]] == ["line[702].Encounter.period.start"]
+    assert await _records(db, person.personal_id) == fhir.PARALLEL_FROM + 199

@@ -9,11 +9,15 @@ types, malformed dates and missing required elements are refused, each named by 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
+from multiprocessing import get_context
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -155,6 +159,71 @@ def validate_resource(
     except ValidationError as exc:
         return _issues_of(exc, prefix)
     return []
+
+
+def validate_lines(lines: Sequence[bytes], first_line: int) -> dict[int, list[Issue]]:
+    """The problems of NDJSON lines, by line number (only lines with problems)."""
+    out: dict[int, list[Issue]] = {}
+    for n, line in enumerate(lines, start=first_line):
+        if not line.strip():
+            continue
+        try:
+            raw = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            out[n] = [Issue("structure", f"Dòng {n}: không phải JSON hợp lệ.", f"Line {n}: not valid JSON.", f"line[{n}]")]  # fmt: skip
+            continue
+        kind = raw.get("resourceType") if isinstance(raw, dict) else None
+        found = validate_resource(raw, str(kind or "Resource"))
+        if not found and kind != "Patient" and subject_of(raw) is None:
+            element = SUBJECT_ELEMENT[str(kind)]
+            found = [Issue("required", f"Thiếu {kind}.{element}.", f"{kind}.{element} is required.", f"{kind}.{element}")]  # fmt: skip
+        if found:
+            out[n] = [
+                Issue(
+                    i.code,
+                    f"Dòng {n}: {i.vi}",
+                    f"Line {n}: {i.en}",
+                    f"line[{n}].{i.expression}" if i.expression else f"line[{n}]",
+                )
+                for i in found
+            ]
+    return out
+
+
+# Validation is CPU-bound Python (pydantic models of fhir.resources): large imports are
+# validated by a pool of processes, one per core, while the event loop stays free.
+PARALLEL_FROM = 1000
+_pool: ProcessPoolExecutor | None = None
+
+
+def _validation_pool() -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ProcessPoolExecutor(
+            max_workers=os.cpu_count() or 2, mp_context=get_context("spawn")
+        )
+    return _pool
+
+
+async def validate_lines_parallel(
+    lines: Sequence[bytes], first_line: int
+) -> dict[int, list[Issue]]:
+    if len(lines) < PARALLEL_FROM:
+        return validate_lines(lines, first_line)
+    workers = os.cpu_count() or 2
+    size = -(-len(lines) // workers)
+    loop = asyncio.get_running_loop()
+    pool = _validation_pool()
+    parts = await asyncio.gather(
+        *(
+            loop.run_in_executor(pool, validate_lines, list(lines[i : i + size]), first_line + i)
+            for i in range(0, len(lines), size)
+        )
+    )
+    out: dict[int, list[Issue]] = {}
+    for part in parts:
+        out.update(part)
+    return out
 
 
 def parse_json(body: bytes) -> Any:

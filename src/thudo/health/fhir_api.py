@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from thudo.audit.service import record_read
 from thudo.core.access import PUBLIC
-from thudo.core.clock import now
 from thudo.core.deps import SessionDep
 from thudo.health import fhir, service
 from thudo.health.fhir import FHIR_JSON, Issue, fhir_error, fhir_response, operation_outcome
@@ -211,6 +210,5 @@ async def read_patient(patient_id: str, session: SessionDep, actor: Reader) -> R
 async def patient_everything(patient_id: str, session: SessionDep, actor: Reader) -> Response:
     facility_code = await service.require_facility(session=session, actor=actor)
     patient = await service.get_patient(session=session, patient_id=patient_id)
-    bundle = await service.everything(session=session, patient=patient, actor=actor, facility_code=facility_code)  # fmt: skip
-    bundle["timestamp"] = now().isoformat()
-    return fhir_response(bundle)
+    body = await service.everything(session=session, patient=patient, actor=actor, facility_code=facility_code)  # fmt: skip
+    return Response(body, media_type=FHIR_JSON)

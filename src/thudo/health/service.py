@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, select, update
+import orjson
+from sqlalchemy import Text, case, cast, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -604,28 +605,15 @@ async def import_ndjson(
     patient by `Patient/{id}` or by `identifier` (the national ID system): a patient who
     is not verified yet gets the line held, never attached to someone else.
     """
-    import orjson
-
     result = ImportResult()
     at = now()
-    parsed: list[tuple[int, dict[str, Any]]] = []
-    for n, line in enumerate(lines, start=first_line):
-        if not line.strip():
-            continue
-        try:
-            raw = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            result.issues.append(Issue("structure", f"Dòng {n}: không phải JSON hợp lệ.", f"Line {n}: not valid JSON.", f"line[{n}]"))  # fmt: skip
-            continue
-        kind = raw.get("resourceType") if isinstance(raw, dict) else None
-        found = fhir.validate_resource(raw, str(kind or "Resource"))
-        if not found and kind != "Patient" and fhir.subject_of(raw) is None:
-            element = fhir.SUBJECT_ELEMENT[str(kind)]
-            found = [Issue("required", f"Thiếu {kind}.{element}.", f"{kind}.{element} is required.", f"{kind}.{element}")]  # fmt: skip
-        if found:
-            result.issues += [Issue(i.code, f"Dòng {n}: {i.vi}", f"Line {n}: {i.en}", f"line[{n}].{i.expression}" if i.expression else f"line[{n}]") for i in found]  # fmt: skip
-            continue
-        parsed.append((n, raw))
+    problems = await fhir.validate_lines_parallel(lines, first_line)
+    result.issues += [i for found in problems.values() for i in found]
+    parsed: list[tuple[int, dict[str, Any]]] = [
+        (n, orjson.loads(line))
+        for n, line in enumerate(lines, start=first_line)
+        if n not in problems and line.strip()
+    ]
     # Patients first: a clinical line may follow its Patient in the same file.
     patient_lines = [(n, r) for n, r in parsed if r["resourceType"] == "Patient"]
     idents = [(n, r, fhir.patient_identity(r)) for n, r in patient_lines]
@@ -867,8 +855,8 @@ def consent_required(facility_code: str) -> DomainError:
 
 async def everything(
     *, session: AsyncSession, patient: Patient, actor: Actor, facility_code: str | None
-) -> dict[str, Any]:
-    """Her whole record as a searchset Bundle, for a facility she consented to (audited).
+) -> bytes:
+    """Her whole record as a searchset Bundle (JSON), for a facility she consented to (audited).
 
     Without her consent: 403, and the refused attempt is in her audit trail too.
     """
@@ -882,13 +870,33 @@ async def everything(
         )  # fmt: skip
         await session.commit()
         raise consent_required(facility_code)
-    records = await records_of(session=session, personal_id=patient.personal_id)
+    # The stored JSON texts are spliced into the Bundle as they are: no parse, no re-encode
+    # (500 resources: tens of milliseconds less than through Python objects).
+    rows = (
+        await session.execute(
+            select(Record.resource_type, Record.id, cast(Record.resource, Text))
+            .where(Record.personal_id == patient.personal_id)
+            .order_by(Record.occurred_at.desc(), Record.id)
+        )
+    ).all()
     await record_read(
         session=session, actor=actor, subject_personal_id=patient.personal_id,
         fields=["health_record"], purpose="khám chữa bệnh (toàn bộ hồ sơ)",
-        action="health_everything", detail={"facility": facility_code, "resources": len(records)},
+        action="health_everything", detail={"facility": facility_code, "resources": len(rows)},
     )  # fmt: skip
-    return searchset([patient.resource, *(r["resource"] for r in records)])
+    parts = [("Patient", patient.id, orjson.dumps(patient.resource))]
+    parts += [(kind, rid, text.encode()) for kind, rid, text in rows]
+    return searchset_json(parts, timestamp=now().isoformat())
+
+
+def searchset_json(parts: Sequence[tuple[str, str, bytes]], *, timestamp: str) -> bytes:
+    """A searchset Bundle from resources already encoded as JSON (type, id, JSON text)."""
+    head = orjson.dumps({"resourceType": "Bundle", "type": "searchset", "timestamp": timestamp, "total": len(parts)})  # fmt: skip
+    entries = b",".join(
+        b'{"fullUrl":"' + f"{kind}/{rid}".encode() + b'","resource":' + text + b',"search":{"mode":"match"}}'
+        for kind, rid, text in parts
+    )  # fmt: skip
+    return head[:-1] + b',"entry":[' + entries + b"]}"
 
 
 def searchset(resources: Sequence[dict[str, Any]], kind: str = "searchset") -> dict[str, Any]:

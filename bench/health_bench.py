@@ -1,0 +1,206 @@
+"""Health benchmarks on PostgreSQL (issue 7):
+
+1. insurance check-in `GET /api/v1/health/coverage/{id}` paced at 1,000 req/s: p99 ≤ 20 ms;
+2. bulk `$import` of NDJSON encounters, validated: ≥ 5,000 encounters/s;
+3. `GET /fhir/R4/Patient/{id}/$everything` for a patient with 500 resources: p95 ≤ 100 ms.
+
+    python -m bench.health_bench [--citizens 200000] [--keep NAME]
+
+It makes its own database (dropped afterwards unless --keep), seeds a synthetic city with
+`thudo seed`, facilities and insurance cards with `thudo health seed --no-demo`, registers a
+facility system with `thudo health clients create` and gets its token from /oauth2/token,
+as a hospital would. The server runs two workers; wrk and PostgreSQL share the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import httpx
+import orjson
+import psycopg
+from sqlalchemy.engine import make_url
+
+from bench.server import REPO, machine, running_server
+
+NATIONAL = "https://fhir.hanoi.gov.vn/sid/cccd"
+PACED_LUA = """
+local ids = {}
+for line in io.lines("%(ids)s") do ids[#ids + 1] = line end
+local counter = 0
+request = function()
+  counter = counter + 1
+  local id = ids[(counter * 7919 + math.random(#ids)) %% #ids + 1]
+  return wrk.format("GET", "/api/v1/health/coverage/" .. id, {["Authorization"] = "Bearer %(token)s"})
+end
+delay = function() return %(delay)d end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%d %%.3f %%.3f %%.3f %%.3f %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, summary.errors.status))
+end
+"""
+
+
+def _cli(args: list[str], url: str) -> str:
+    env = {**os.environ, "THUDO_DATABASE_URL": url, "THUDO_ENV": "development", "THUDO_DATA_DIR": tempfile.mkdtemp(prefix="thudo-hb-")}  # fmt: skip
+    out = subprocess.run([sys.executable, "-m", "thudo.cli", *args], env=env, cwd=REPO, capture_output=True, text=True)  # fmt: skip
+    if out.returncode:
+        raise SystemExit(f"thudo {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+    return out.stdout
+
+
+def _paced(base: str, ids_file: str, token: str, *, rate: int, connections: int, seconds: int) -> dict[str, float]:  # fmt: skip
+    # wrk waits `delay` ms before each request of a connection: c connections at delay d
+    # give about c / (d + latency) requests per second.
+    delay = max(1, round(connections / rate * 1000) - 2)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(PACED_LUA % {"ids": ids_file, "token": token, "delay": delay})
+        script = fh.name
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script, base + "/"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    m = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", out)
+    assert m, out
+    requests, duration_us = int(m.group(1)), int(m.group(2))
+    return {
+        "rate": requests / (duration_us / 1e6), "p50": float(m.group(3)), "p95": float(m.group(4)),
+        "p99": float(m.group(5)), "max": float(m.group(6)), "errors": int(m.group(7)), "requests": requests,
+    }  # fmt: skip
+
+
+def _encounter(n: int, pid: str, day: int) -> dict[str, object]:
+    return {
+        "resourceType": "Encounter",
+        "id": f"e{n}",
+        "status": "finished",
+        "class": {
+            "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+            "code": "AMB",
+            "display": "Ngoại trú",
+        },
+        "type": [{"text": "Khám bệnh ngoại trú"}],
+        "reasonCode": [{"text": "Sốt, ho"}],
+        "subject": {"identifier": {"system": NATIONAL, "value": pid}},
+        "period": {
+            "start": f"2025-{1 + day % 12:02d}-{1 + day % 28:02d}T08:30:00+07:00",
+            "end": f"2025-{1 + day % 12:02d}-{1 + day % 28:02d}T09:00:00+07:00",
+        },
+    }
+
+
+def _patient(pid: str, name: str, birth: str, sex: str) -> dict[str, object]:
+    return {
+        "resourceType": "Patient", "identifier": [{"system": NATIONAL, "value": pid}],
+        "name": [{"use": "official", "text": name}], "birthDate": birth,
+        "gender": "female" if sex == "female" else "male",
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--citizens", type=int, default=200_000)
+    parser.add_argument("--encounters", type=int, default=100_000)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=48)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--keep", default=None, help="keep the database under this name")
+    args = parser.parse_args()
+
+    name = args.keep or f"thudo_health_bench_{uuid.uuid4().hex[:8]}"
+    admin = make_url(args.admin_url).set(drivername="postgresql").render_as_string(hide_password=False)  # fmt: skip
+    url = make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        t0 = time.perf_counter()
+        _cli(["db", "upgrade"], url)
+        _cli(["seed", "--if-empty", "--citizens", str(args.citizens)], url)
+        _cli(["health", "seed", "--no-demo"], url)
+        out = _cli(["health", "clients", "create", "--facility", "BV-XANHPON"], url)
+        client_id = re.search(r"client_id: (\S+)", out).group(1)  # type: ignore[union-attr]
+        secret = re.search(r"client_secret: (\S+)", out).group(1)  # type: ignore[union-attr]
+        print(f"setup: {time.perf_counter() - t0:.0f} s")
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+            insured = [r[0] for r in conn.execute("SELECT personal_id FROM health_coverage TABLESAMPLE SYSTEM (10) LIMIT 20000")]  # fmt: skip
+            people = conn.execute(
+                "SELECT personal_id, full_name, birth_date::text, sex FROM registry_citizen "
+                "WHERE status = 'alive' ORDER BY personal_id LIMIT 5001"
+            ).fetchall()  # fmt: skip
+            total_citizens = conn.execute("SELECT count(*) FROM registry_citizen").fetchone()[0]  # type: ignore[index]
+            total_cards = conn.execute("SELECT count(*) FROM health_coverage").fetchone()[0]  # type: ignore[index]
+        with running_server(url, workers=2, env={"THUDO_ENV": "development"}) as base:
+            token = httpx.post(f"{base}/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)).json()["access_token"]  # fmt: skip
+            headers = {"Authorization": f"Bearer {token}"}
+            with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
+                fh.write("\n".join(insured) + "\n")
+                ids_file = fh.name
+            # 1. Coverage check-in, paced.
+            _paced(base, ids_file, token, rate=args.rate, connections=args.connections, seconds=5)
+            coverage = _paced(base, ids_file, token, rate=args.rate, connections=args.connections, seconds=args.seconds)  # fmt: skip
+            # 2. Bulk import: the patients, then the encounters.
+            patients, target = people[:5000], people[5000]
+            ndjson = b"\n".join(orjson.dumps(_patient(*p)) for p in patients)
+            r = httpx.post(f"{base}/fhir/R4/$import", content=ndjson, headers={**headers, "Content-Type": "application/fhir+ndjson"}, timeout=600)  # fmt: skip
+            assert r.status_code == 200, r.text
+            body = b"\n".join(orjson.dumps(_encounter(n, patients[n % len(patients)][0], n)) for n in range(args.encounters))  # fmt: skip
+            t = time.perf_counter()
+            r = httpx.post(f"{base}/fhir/R4/$import", content=body, headers={**headers, "Content-Type": "application/fhir+ndjson"}, timeout=1800)  # fmt: skip
+            import_s = time.perf_counter() - t
+            assert r.status_code == 200, r.text
+            summary = r.json()["issue"][0]["diagnostics"]
+            # 3. $everything for a patient with 500 resources (Patient + 499 encounters).
+            lines = [_patient(*target)] + [
+                _encounter(10_000_000 + n, target[0], n) for n in range(499)
+            ]
+            r = httpx.post(f"{base}/fhir/R4/$import", content=b"\n".join(orjson.dumps(x) for x in lines), headers={**headers, "Content-Type": "application/fhir+ndjson"}, timeout=600)  # fmt: skip
+            assert r.status_code == 200, r.text
+            found = httpx.get(f"{base}/fhir/R4/Patient", params={"identifier": f"{NATIONAL}|{target[0]}"}, headers=headers).json()  # fmt: skip
+            patient_id = found["entry"][0]["resource"]["id"]
+            with psycopg.connect(url) as conn:
+                conn.execute(
+                    "INSERT INTO health_consent (personal_id, facility_code, granted_at) VALUES (%s, 'BV-XANHPON', now())",
+                    (target[0],),
+                )  # fmt: skip
+            latencies = []
+            with httpx.Client(headers=headers, timeout=30) as http:
+                for i in range(330):
+                    t = time.perf_counter()
+                    r = http.get(f"{base}/fhir/R4/Patient/{patient_id}/$everything")
+                    if i >= 30:  # warm-up excluded
+                        latencies.append((time.perf_counter() - t) * 1000)
+                    assert r.status_code == 200 and r.json()["total"] == 500, r.text[:300]
+        latencies.sort()
+        p95 = latencies[int(len(latencies) * 0.95) - 1]
+        print(f"machine: {machine()}")
+        print(f"database: {total_citizens:,} citizens, {total_cards:,} insurance cards")
+        print(
+            f"coverage check-in paced at {args.rate}/s ({args.connections} connections, {args.seconds} s): "
+            f"{coverage['rate']:,.0f} req/s achieved, p50 {coverage['p50']:.1f} ms, p95 {coverage['p95']:.1f} ms, "
+            f"p99 {coverage['p99']:.1f} ms, max {coverage['max']:.1f} ms, non-2xx {coverage['errors']}"
+        )
+        print(f"bulk $import: {args.encounters:,} encounters in {import_s:.1f} s = {args.encounters / import_s:,.0f} encounters/s (validated) — {summary}")  # fmt: skip
+        print(
+            f"$everything (500 resources, one client, 300 requests): p50 {statistics.median(latencies):.1f} ms, "
+            f"p95 {p95:.1f} ms, max {latencies[-1]:.1f} ms"
+        )
+    finally:
+        if not args.keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
