@@ -30,6 +30,7 @@ run: install
 	$(BIN)/thudo health seed
 	$(BIN)/thudo parking seed-demo
 	$(BIN)/thudo participation seed-demo
+	$(BIN)/thudo feedback seed-demo
 	$(BIN)/thudo serve --host 127.0.0.1 --port $(PORT)
 
 serve: install

@@ -87,6 +87,7 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 async def _load_reference_data(engine: AsyncEngine) -> None:
     """Geography, organisation units and the procedure catalog are reference data every test
     may rely on: load them once, committed."""
+    from thudo.feedback.catalog import load_catalog
     from thudo.geo.service import load_geography
     from thudo.identity.units import load_units
     from thudo.procedures.service import load_seed
@@ -95,6 +96,7 @@ async def _load_reference_data(engine: AsyncEngine) -> None:
         await load_geography(session=session)
         await load_units(session=session)
         await load_seed(session=session)
+        await load_catalog(session=session)
         await session.commit()
 
 

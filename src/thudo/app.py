@@ -92,6 +92,9 @@ def _module_routers() -> list[APIRouter]:
     from thudo.documents.pages import router as documents_pages
     from thudo.dossiers.api import router as dossiers_api
     from thudo.dossiers.pages import router as dossiers_pages
+    from thudo.feedback.api import router as feedback_api
+    from thudo.feedback.open311 import router as open311_api
+    from thudo.feedback.pages import router as feedback_pages
     from thudo.geo.api import router as geo_api
     from thudo.health.api import router as health_api
     from thudo.health.fhir_api import router as fhir_api
@@ -122,4 +125,5 @@ def _module_routers() -> list[APIRouter]:
         health_api, fhir_api, health_pages,
         indicators_pages,
         participation_api, participation_pages, council_pages,
+        feedback_api, open311_api, feedback_pages,
     ]  # fmt: skip

@@ -22,6 +22,7 @@ app.add_typer(db_app, name="db")
 
 def _register_subcommands() -> None:
     from thudo.audit.cli import app as audit_app
+    from thudo.feedback.cli import app as feedback_app
     from thudo.health.cli import app as health_app
     from thudo.identity.oidc_cli import clients_app, keys_app
     from thudo.identity.staff_cli import app as staff_app
@@ -35,6 +36,7 @@ def _register_subcommands() -> None:
 
     app.add_typer(audit_app, name="audit")
     app.add_typer(indicators_app, name="indicators")
+    app.add_typer(feedback_app, name="feedback")
     app.add_typer(jobs_app, name="jobs")
     app.add_typer(health_app, name="health")
     app.add_typer(parking_app, name="parking")
@@ -194,6 +196,7 @@ def seed(
     from sqlalchemy import text
 
     from thudo.core.db import create_engine, session_factory, sync_url
+    from thudo.feedback.catalog import load_catalog
     from thudo.geo.service import load_geography
     from thudo.identity.units import load_units
     from thudo.procedures.service import ImportSummary, load_seed
@@ -211,6 +214,7 @@ def seed(
                     session=session, province_code=settings.city_province_code
                 )
                 procedures = await load_seed(session=session)
+                counts["feedback_catalog"] = await load_catalog(session=session)
                 await session.commit()
                 return counts, procedures
         finally:

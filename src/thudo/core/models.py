@@ -4,6 +4,7 @@ from thudo.audit import models as audit_models
 from thudo.core import idempotency as core_idempotency
 from thudo.documents import models as documents_models
 from thudo.dossiers import models as dossier_models
+from thudo.feedback import models as feedback_models
 from thudo.geo import models as geo_models
 from thudo.health import models as health_models
 from thudo.identity import models as identity_models
@@ -21,6 +22,7 @@ __all__ = [
     "core_idempotency",
     "documents_models",
     "dossier_models",
+    "feedback_models",
     "geo_models",
     "health_models",
     "identity_models",

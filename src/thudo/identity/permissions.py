@@ -37,6 +37,8 @@ class Permission(StrEnum):
     PARKING_OPERATE = "parking:operate"
     SURVEY_MANAGE = "survey:manage"
     COUNCIL_ANSWER = "council:answer"
+    FEEDBACK_HANDLE = "feedback:handle"
+    FEEDBACK_MODERATE = "feedback:moderate"
 
 
 class Role(StrEnum):
@@ -53,6 +55,8 @@ class Role(StrEnum):
     PARKING_OPERATOR = "parking_operator"
     SURVEY_EDITOR = "survey_editor"
     COUNCIL_RESPONDER = "council_responder"
+    FEEDBACK_OFFICER = "feedback_officer"
+    FEEDBACK_MODERATOR = "feedback_moderator"
 
 
 class UnitKind(StrEnum):
@@ -81,11 +85,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AUDITOR: frozenset({P.AUDIT_READ, P.PAYMENTS_READ}),
     Role.COMMUNITY_HELPER: frozenset({P.ASSIST_ACT}),
     Role.COUNCIL_CLERK: frozenset({P.COUNCIL_MANAGE}),
-    Role.LEADER: frozenset({P.DOSSIER_READ, P.REPORT_READ}),
     Role.HEALTH_OFFICER: frozenset({P.HEALTH_QUALITY}),
     Role.PARKING_OPERATOR: frozenset({P.PARKING_OPERATE}),
     Role.SURVEY_EDITOR: frozenset({P.SURVEY_MANAGE}),
     Role.COUNCIL_RESPONDER: frozenset({P.COUNCIL_ANSWER}),
+    Role.LEADER: frozenset({P.DOSSIER_READ, P.REPORT_READ, P.FEEDBACK_HANDLE}),
+    Role.FEEDBACK_OFFICER: frozenset({P.FEEDBACK_HANDLE}),
+    Role.FEEDBACK_MODERATOR: frozenset({P.FEEDBACK_MODERATE, P.FEEDBACK_HANDLE}),
 }
 
 # Where each role may be held; None: in any unit.
@@ -104,6 +110,9 @@ ROLE_UNIT_KINDS: dict[Role, frozenset[UnitKind] | None] = {
     Role.PARKING_OPERATOR: None,
     Role.SURVEY_EDITOR: None,
     Role.COUNCIL_RESPONDER: None,
+    Role.FEEDBACK_OFFICER: None,
+    # Moderation is the city's: one team for every unit's reports.
+    Role.FEEDBACK_MODERATOR: frozenset({UnitKind.CITY}),
 }
 
 ROLE_LABELS: dict[Role, Message] = {
@@ -122,6 +131,8 @@ ROLE_LABELS: dict[Role, Message] = {
     Role.COUNCIL_RESPONDER: Message(
         "Cán bộ trả lời kiến nghị cử tri", "Answers voter petitions and reports progress"
     ),
+    Role.FEEDBACK_OFFICER: Message("Cán bộ xử lý phản ánh", "Report handling officer"),
+    Role.FEEDBACK_MODERATOR: Message("Kiểm duyệt viên phản ánh", "Report moderator"),
 }
 
 

@@ -34,6 +34,7 @@ def periodic_tasks() -> list[PeriodicTask]:
     """Every periodic task of the platform; modules add theirs here."""
     from thudo.audit.tasks import seal_once
     from thudo.dossiers import tasks as dossier_tasks  # also registers its outbox handlers
+    from thudo.feedback.tasks import flag_overdue_once
     from thudo.indicators.tasks import compute_due as compute_indicators
     from thudo.jobs.outbox import deliver_all_due
     from thudo.notify.tasks import deliver_due as deliver_messages
@@ -51,6 +52,7 @@ def periodic_tasks() -> list[PeriodicTask]:
         PeriodicTask("parking.expire_holds", 30.0, parking_tasks.expire_holds_once),
         PeriodicTask("parking.settle_payments", 2.0, parking_tasks.settle_paid_once),
         PeriodicTask("participation.publish_results", 60.0, publish_results_once),
+        PeriodicTask("feedback.overdue", 60.0, flag_overdue_once),
     ]
 
 

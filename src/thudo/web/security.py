@@ -45,7 +45,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Machine-to-machine endpoints: partner systems post forms there without a browser.
-CSRF_EXEMPT_PREFIXES = ("/api/",)
+CSRF_EXEMPT_PREFIXES = ("/api/", "/open311/")
 CSRF_EXEMPT_PATHS = {"/oauth2/token", "/oauth2/revoke", "/oauth2/introspect", "/oauth2/userinfo"}
 # Bodies a cross-site HTML form can send without the browser asking us first (CORS).
 _SIMPLE_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain", "")
@@ -279,6 +279,7 @@ RATE_LIMITS: dict[str, str] = {
     "reset": "10/10 minutes",
     "code": "20/minute",
     "resend": "5/10 minutes",
+    "feedback_file": "10/10 minutes",
 }
 
 

@@ -1,0 +1,1 @@
+"""Citizen reports (phản ánh kiến nghị) and Open311 GeoReport v2."""

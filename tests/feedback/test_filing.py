@@ -1,0 +1,178 @@
+"""Filing a report: a tracking code at once, the ward from the point, routing by rules,
+anonymous reports confirmed by a phone code, bad input refused with nothing stored."""
+
+from __future__ import annotations
+
+import io
+
+import httpx
+from PIL import Image
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.feedback.conftest import (
+    BA_DINH_POINT,
+    HOAN_KIEM_POINT,
+    SAIGON_POINT,
+    file_anonymous,
+    form,
+    jpeg_with_gps,
+    png,
+    sms_code,
+)
+from thudo.feedback.models import Report, ReportPhoto
+
+
+async def _count(db: AsyncSession) -> int:
+    return int(await db.scalar(select(func.count()).select_from(Report)) or 0)
+
+
+async def test_an_anonymous_report_gets_a_tracking_code_and_waits_for_the_phone_code(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    response = await client.post("/api/v1/feedback/reports", data=form(phone="0987000001"))
+    assert response.status_code == 201, response.text
+    filed = response.json()
+    assert filed["code"].startswith("PA") and len(filed["code"]) == 16
+    assert filed["status"] == "awaiting_confirmation"
+    assert filed["unit_code"] is None
+    # Not public until confirmed.
+    assert (await client.get(f"/api/v1/feedback/reports/{filed['code']}")).status_code == 404
+    wrong = await client.post(
+        f"/api/v1/feedback/reports/{filed['code']}/confirm",
+        json={"code_id": filed["confirmation_code_id"], "code": "000000"},
+    )
+    if wrong.status_code != 200:  # one chance in a million that 000000 is the code
+        assert wrong.status_code == 422
+        assert wrong.json()["errors"][0]["field"] == "code"
+    code = await sms_code(db, "0987000001")
+    ok = await client.post(
+        f"/api/v1/feedback/reports/{filed['code']}/confirm",
+        json={"code_id": filed["confirmation_code_id"], "code": code},
+    )
+    assert ok.status_code == 200
+    body = ok.json()
+    assert body["status"] == "received"
+    assert body["ward_code"] == "00070" and body["unit_code"] == "HN-UBND-00070"
+    assert body["due_at"]
+    public = (await client.get(f"/api/v1/feedback/reports/{filed['code']}")).json()
+    assert public["status_name"] == "Đã tiếp nhận"
+    assert "0987000001" not in str(public)
+
+
+async def test_a_report_is_routed_by_category_and_ward_rules(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    # Road damage: Sở Xây dựng in general, but Hoàn Kiếm keeps its own lanes.
+    road = {"category_code": "giao-thong.hu-hong-duong", "answers": '{"size": "small"}'}
+    in_hoan_kiem = await file_anonymous(client, db, "0987000002", **road)
+    assert in_hoan_kiem["unit_code"] == "HN-UBND-00070"  # the Hoàn Kiếm ward rule
+    elsewhere = await file_anonymous(
+        client, db, "0987000003", lat="21.0180", lon="105.8290", **road
+    )
+    assert elsewhere["unit_code"] == "HN-SXD"
+    security = await file_anonymous(
+        client, db, "0987000004", category_code="an-ninh-trat-tu", answers="{}"
+    )
+    assert security["unit_code"] == "HN-CATP"
+    waste = await file_anonymous(client, db, "0987000005", lat=str(BA_DINH_POINT[0]),
+                                 lon=str(BA_DINH_POINT[1]))  # fmt: skip
+    assert waste["unit_code"] == "HN-UBND-00004"
+
+
+async def test_a_point_outside_hanoi_is_refused_with_the_reason(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    before = await _count(db)
+    response = await client.post(
+        "/api/v1/feedback/reports", data=form(SAIGON_POINT, phone="0987000006")
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["errors"][0]["field"] == "location"
+    assert problem["errors"][0]["code"] == "location.outside_city"
+    assert "ngoài địa giới Thành phố Hà Nội" in problem["errors"][0]["message_vi"]
+    assert await _count(db) == before
+
+
+async def test_an_address_outside_hanoi_is_refused_and_one_inside_finds_its_ward(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    outside = await client.post(
+        "/api/v1/feedback/reports",
+        data=form(None, phone="0987000007", address="Phường Bến Thành, Thành phố Hồ Chí Minh"),
+    )
+    assert outside.status_code == 422
+    assert outside.json()["errors"][0]["code"] == "location.outside_city"
+    inside = await file_anonymous(
+        client, db, "0987000008", address="Số 5 phố Hàng Bài, phường Hoàn Kiếm, Hà Nội"
+    )
+    assert inside["ward_code"] == "00070"
+
+
+async def test_files_that_are_not_images_or_too_large_are_refused_and_nothing_is_stored(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    before = await _count(db)
+    not_image = await client.post(
+        "/api/v1/feedback/reports", data=form(phone="0987000009"),
+        files=[("photos", ("anh.jpg", b"%PDF-1.4 not an image at all", "image/jpeg"))],
+    )  # fmt: skip
+    assert not_image.status_code == 422
+    assert not_image.json()["errors"][0]["code"] == "photo.not_an_image"
+    huge = await client.post(
+        "/api/v1/feedback/reports", data=form(phone="0987000009"),
+        files=[("photos", ("to.jpg", b"\xff\xd8" + b"0" * (8 * 1024 * 1024 + 10), "image/jpeg"))],
+    )  # fmt: skip
+    assert huge.status_code == 422
+    assert huge.json()["errors"][0]["code"] == "photo.too_large"
+    assert await _count(db) == before
+
+
+async def test_photos_are_resized_and_lose_their_location_metadata(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    original = jpeg_with_gps()
+    assert Image.open(io.BytesIO(original)).getexif().get(0x8825)
+    filed = await file_anonymous(
+        client, db, "0987000010",
+        files=[("photos", ("ho-guom.jpg", original, "image/jpeg")),
+               ("photos", ("b.png", png(), "image/png"))],
+    )  # fmt: skip
+    public = (await client.get(f"/api/v1/feedback/reports/{filed['code']}")).json()
+    assert len(public["photos"]) == 2
+    stored = await client.get(public["photos"][0].replace("http://127.0.0.1:8000", ""))
+    assert stored.status_code == 200 and stored.headers["content-type"] == "image/jpeg"
+    img = Image.open(io.BytesIO(stored.content))
+    assert max(img.size) == 1600
+    assert not img.getexif() and "exif" not in img.info and "icc_profile" not in img.info
+    assert b"Test Phone Model" not in stored.content
+    rows = list(
+        await db.scalars(select(ReportPhoto).join(Report).where(Report.code == filed["code"]))
+    )
+    assert {r.width for r in rows} == {1600, 64}
+
+
+async def test_required_questions_of_the_category_must_be_answered(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    response = await client.post(
+        "/api/v1/feedback/reports", data=form(phone="0987000011", answers="{}")
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "answers.volume"
+    bad = await client.post(
+        "/api/v1/feedback/reports", data=form(phone="0987000011", answers='{"volume": "ocean"}')
+    )
+    assert bad.status_code == 422
+
+
+async def test_a_hanoi_point_is_in_the_ward_nearest_relative_to_its_size() -> None:
+    from thudo.geo.points import city_shape
+
+    shape = city_shape()
+    assert len(shape.wards) == 126
+    ward = shape.ward_of(*HOAN_KIEM_POINT)
+    assert ward is not None and ward.code == "00070"
+    assert shape.ward_of(*SAIGON_POINT) is None
+    assert shape.ward_of(21.59, 105.85) is None  # Thái Nguyên, north of the city
