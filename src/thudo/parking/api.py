@@ -123,6 +123,7 @@ async def create_reservation(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
     account_id, personal_id = _citizen(actor)
+    await service.write_first(session)
     fingerprint = request_fingerprint(data.model_dump(mode="json"))
     if idempotency_key is not None:
         previous = await replay(
@@ -176,6 +177,7 @@ async def cancel_reservation(
     code: str, session: SessionDep, settings: SettingsDep, actor: Caller
 ) -> Any:
     account_id, _ = _citizen(actor)
+    await service.write_first(session)
     r = await service.cancel_reservation(
         session, await service.reservation_of(session, account_id, code)
     )
@@ -216,6 +218,7 @@ async def session_out(session: Any, settings: Settings, result: service.GateResu
 async def check_in(
     data: CheckIn, session: SessionDep, settings: SettingsDep, actor: Operator
 ) -> SessionOut:
+    await service.write_first(session)
     lot = await service.operated_lot(session, actor, data.lot_code)
     result = await service.check_in(
         session, settings=settings, actor=actor, lot=lot, vehicle_type=data.vehicle_type,
@@ -261,6 +264,7 @@ async def _operated_session(session: Any, actor: Actor, ref: str) -> ParkingSess
 async def check_out(
     id: str, data: CheckOut, session: SessionDep, settings: SettingsDep, actor: Operator
 ) -> SessionOut:
+    await service.write_first(session)
     lot = await service.operated_lot(session, actor, data.lot_code)
     if data.qr or data.code:
         parked = await service.session_by_scan(session, settings, lot, data.qr, data.code)

@@ -25,6 +25,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.core.clock import VN_TZ, now
+from thudo.core.db import dialect_name
 from thudo.core.errors import DomainError, FieldError, Message, invalid, not_found
 from thudo.core.settings import Settings
 from thudo.identity.deps import Actor
@@ -380,6 +381,18 @@ async def operated_lot(session: AsyncSession, actor: Actor, code: str) -> Lot:
 
 
 # ------------------------------------------------------------------ the counter
+
+
+async def write_first(session: AsyncSession) -> None:
+    """On SQLite, make the transaction a writer before it reads anything.
+
+    SQLite has no row locks: a transaction that read first and writes later cannot wait
+    for another writer (its snapshot is stale) and fails at once with "database is
+    locked". Taking the write lock with a no-op write as the first statement makes
+    concurrent requests queue for the lock instead (busy_timeout). PostgreSQL: nothing.
+    """
+    if dialect_name(session) == "sqlite":
+        await session.execute(update(Space).where(Space.lot_id == -1).values(held=Space.held))
 
 
 async def _take_place(session: AsyncSession, lot_id: int, vehicle_type: str, column: str) -> bool:

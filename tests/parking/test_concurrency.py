@@ -1,0 +1,96 @@
+"""No double booking: 1,000 reservations at once for the last 10 places yield exactly 10.
+
+Real, separately committed transactions through the HTTP API (not the suite's rolled-back
+one). The concurrency part needs PostgreSQL's row locks; SQLite, which has a single writer
+at a time anyway, runs a smaller burst of the same test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+from sqlalchemy import delete, func, select
+
+from tests.identity.people import citizen, sign_in
+from tests.parking.conftest import make_lot
+from thudo.app import create_app
+from thudo.core.clock import now
+from thudo.core.db import create_engine, is_sqlite, session_factory
+from thudo.core.settings import Settings
+from thudo.identity.models import Account, Session, Unit
+from thudo.parking.models import Lot, Operator, Reservation, Space, Tariff
+from thudo.registry.models import Citizen, CitizenChange
+
+PLACES = 10
+
+
+async def test_a_thousand_reservations_at_once_for_ten_places_hold_exactly_ten(
+    settings: Settings, engine: object
+) -> None:
+    attempts = 100 if is_sqlite(settings.database_url) else 1000
+    own_engine = create_engine(settings.database_url, pool_size=10)
+    factory = session_factory(own_engine)
+    suffix = uuid.uuid4().hex[:6].upper()
+    try:
+        async with factory() as db:
+            unit = (await db.execute(select(Unit).where(Unit.code == "HN-SXD"))).scalar_one()
+            operator = Operator(
+                code=f"C-{suffix}", name="Đơn vị thử", unit_id=unit.id, created_at=now()
+            )
+            db.add(operator)
+            await db.flush()
+            lot = await make_lot(db, operator, f"CC-{suffix}", "Bãi thử đồng thời", "00070", 21.03, 105.85, 0, PLACES)  # fmt: skip
+            person = await citizen(db, "Nguyễn Văn Đồng")
+            await sign_in(db, person, amr=("pwd",))
+            await db.commit()
+        # The per-citizen hold limit is not what this test is about.
+        app = create_app(
+            settings.model_copy(update={"parking_max_active_holds": attempts}), access_log=False
+        )
+        app.state.engine = own_engine
+        app.state.session_factory = factory
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", timeout=120
+        ) as client:
+            responses = await asyncio.gather(
+                *(
+                    client.post(
+                        "/api/v1/parking/reservations",
+                        json={"lot_code": lot.code, "vehicle_type": "car", "plate": f"30A{i:05d}"},
+                        headers=person.headers,
+                    )
+                    for i in range(attempts)
+                )
+            )
+        statuses = [r.status_code for r in responses]
+        assert statuses.count(201) == PLACES, sorted(set(statuses))
+        assert statuses.count(409) == attempts - PLACES
+        assert all(r.json()["type"].endswith("lot-full") for r in responses if r.status_code == 409)
+        async with factory() as db:
+            space = (
+                await db.execute(
+                    select(Space).where(Space.lot_id == lot.id, Space.vehicle_type == "car")
+                )
+            ).scalar_one()
+            assert (space.held, space.occupied) == (PLACES, 0)
+            held = await db.scalar(select(func.count()).where(Reservation.lot_id == lot.id))
+            assert held == PLACES
+    finally:
+        async with factory() as db:
+            lot_id = await db.scalar(select(Lot.id).where(Lot.code == f"CC-{suffix}"))
+            await db.execute(delete(Reservation).where(Reservation.lot_id == lot_id))
+            await db.execute(delete(Space).where(Space.lot_id == lot_id))
+            await db.execute(delete(Tariff).where(Tariff.lot_id == lot_id))
+            await db.execute(delete(Lot).where(Lot.id == lot_id))
+            await db.execute(delete(Operator).where(Operator.code == f"C-{suffix}"))
+            pid = await db.scalar(select(Citizen.personal_id).where(Citizen.full_name == "Nguyễn Văn Đồng").order_by(Citizen.created_at.desc()).limit(1))  # fmt: skip
+            account_ids = select(Account.id).where(Account.personal_id == pid)
+            await db.execute(delete(Session).where(Session.account_id.in_(account_ids)))
+            await db.execute(delete(Account).where(Account.personal_id == pid))
+            await db.execute(delete(CitizenChange).where(CitizenChange.personal_id == pid))
+            await db.execute(delete(Citizen).where(Citizen.personal_id == pid))
+            await db.commit()
+        await own_engine.dispose()
