@@ -197,7 +197,7 @@ async def session_out(session: Any, settings: Settings, result: service.GateResu
         reservation_code = reservation.code if reservation else None
     vietqr = url = None
     if result.invoice_code and not result.exit_allowed:
-        invoice = await get_invoice_by_code(session, result.invoice_code)
+        invoice = result.invoice or await get_invoice_by_code(session, result.invoice_code)
         vietqr, url = vietqr_payload(invoice), payment_url(settings, invoice.code)
     return SessionOut(
         id=p.id, code=p.code, lot_code=result.lot.code, vehicle_type=p.vehicle_type,

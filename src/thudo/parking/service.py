@@ -46,6 +46,7 @@ from thudo.parking.models import (
     Space,
     Tariff,
 )
+from thudo.payments.models import Invoice
 
 PERMISSION = "parking:operate"
 PAYMENT_PURPOSE = "parking"
@@ -615,6 +616,7 @@ class GateResult:
     lot: Lot
     exit_allowed: bool = False
     invoice_code: str | None = None
+    invoice: Invoice | None = None
 
 
 async def _find_by_code(
@@ -798,7 +800,7 @@ async def check_out(
             await session.flush()
             return GateResult(parked, lot, exit_allowed=True, invoice_code=invoice.code)
         if invoice.status == OPEN and invoice.due_at > at:
-            return GateResult(parked, lot, invoice_code=invoice.code)
+            return GateResult(parked, lot, invoice_code=invoice.code, invoice=invoice)
         # The invoice lapsed at the gate: the fee runs on and a new invoice is issued.
     tariff = await session.get(Tariff, (lot.id, parked.vehicle_type))
     fee = fee_for(tariff, parked.entered_at, at) if tariff else 0
@@ -826,7 +828,7 @@ async def check_out(
     parked.status = AWAITING_PAYMENT
     parked.invoice_code = invoice.code
     await session.flush()
-    return GateResult(parked, lot, invoice_code=invoice.code)
+    return GateResult(parked, lot, invoice_code=invoice.code, invoice=invoice)
 
 
 async def close_if_paid(session: AsyncSession, parked: ParkingSession, by: str) -> bool:
