@@ -105,6 +105,7 @@ def _module_routers() -> list[APIRouter]:
     from thudo.identity.oidc_pages import router as oidc_pages
     from thudo.identity.staff_pages import router as identity_staff_pages
     from thudo.indicators.pages import router as indicators_pages
+    from thudo.indicators.public_pages import router as indicators_public
     from thudo.notify.pages import router as notify_pages
     from thudo.parking.api import router as parking_api
     from thudo.parking.pages import router as parking_pages
@@ -123,7 +124,7 @@ def _module_routers() -> list[APIRouter]:
         oidc_api, oidc_pages,
         procedures_api, procedures_pages, documents_pages, dossiers_api, dossiers_pages,
         health_api, fhir_api, health_pages,
-        indicators_pages,
+        indicators_pages, indicators_public,
         participation_api, participation_pages, council_pages,
         feedback_api, open311_api, feedback_pages,
     ]  # fmt: skip

@@ -57,3 +57,38 @@ def compute_command(
             typer.echo(f"{code}: chưa có dữ liệu / no data yet")
 
     asyncio.run(run())
+
+
+@app.command("publish")
+def publish_command(
+    month: str = typer.Option(..., help="The month, YYYY-MM (it must have ended)"),
+    reason: str = typer.Option(None, help="Why: required for a correction (a new version)"),
+) -> None:
+    """Publish a month's figures: version 1, or a correction as the next version."""
+    from thudo.core.errors import DomainError
+    from thudo.indicators.compute import compute
+    from thudo.indicators.snapshots import publish
+
+    settings = get_settings()
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            factory = session_factory(engine)
+            await compute(factory, extra_dir=settings.indicators_dir)
+            async with factory() as session:
+                s = await publish(session, settings, month=month, by="cli", reason=reason)
+                await session.commit()
+                typer.echo(
+                    f"Đã công bố tháng {s.month}, phiên bản {s.version}: "
+                    f"{settings.base_url.rstrip('/')}/cong-khai/chi-so/{s.month} "
+                    f"(SHA-256 {s.sha256}, báo cáo ký số {s.document_code})"
+                )
+        except DomainError as error:
+            said = error.detail or error.title
+            typer.echo(f"{said.vi} / {said.en}", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())

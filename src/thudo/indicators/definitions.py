@@ -76,6 +76,9 @@ class Definition(BaseModel):
     backfill_days: int = Field(default=400, ge=0, le=3660)
     # How often today's (still moving) figure is recomputed.
     refresh_minutes: int = Field(default=10, ge=1, le=1440)
+    # Whether numerator and denominator count people (dossiers, accounts, check-ins): then
+    # a published cell below the small-count threshold is suppressed.
+    counts_people: bool = True
 
     @field_validator("numerator")
     @classmethod

@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from thudo.core.clock import to_vn
 from thudo.core.deps import SessionDep, SettingsDep
+from thudo.core.errors import not_found
 from thudo.core.i18n import N_, request_language
 from thudo.identity.deps import Actor
 from thudo.identity.page_auth import staff_page
@@ -192,10 +193,10 @@ async def drill_down(
     current = service.parse_month(month)
     d = await service.get_definition(session, code, settings.indicators_dir)
     if not may_drill(leader, unit_code):
-        raise service.not_found("đơn vị", "unit", unit_code)
+        raise not_found("đơn vị", "unit", unit_code)
     unit = next(iter(await service.units_by_code(session, [unit_code])), None)
     if unit is None and unit_code != CITY_CODE:
-        raise service.not_found("đơn vị", "unit", unit_code)
+        raise not_found("đơn vị", "unit", unit_code)
     columns, rows, more = await service.detail(session, d, unit_code, current)
     lang = request_language(request, negotiate=False)
     figure = (await service.unit_figures(session, d, current)).get(unit_code)
@@ -263,7 +264,7 @@ async def export(
     current = service.parse_month(month)
     d = await service.get_definition(session, code, settings.indicators_dir)
     if fmt not in ("csv", "xlsx"):
-        raise service.not_found("định dạng", "format", fmt)
+        raise not_found("định dạng", "format", fmt)
     lang = request_language(request, negotiate=False)
     figures = await service.unit_figures(session, d, current)
     units = await service.units_of_kind(

@@ -12,3 +12,15 @@ async def compute_due(factory: async_sessionmaker[AsyncSession]) -> int:
     """Today's figures every few minutes (each indicator's refresh_minutes); past days once."""
     summary = await compute(factory, extra_dir=get_settings().indicators_dir)
     return sum(summary.computed.values())
+
+
+async def publish_monthly(factory: async_sessionmaker[AsyncSession]) -> int:
+    """On the 1st (or the first run after it): last month's figures, final, then published."""
+    from thudo.indicators.snapshots import publish_due
+
+    settings = get_settings()
+    await compute(factory, extra_dir=settings.indicators_dir)
+    async with factory() as session:
+        snapshot = await publish_due(session, settings)
+        await session.commit()
+    return 1 if snapshot else 0

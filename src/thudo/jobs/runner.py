@@ -36,6 +36,7 @@ def periodic_tasks() -> list[PeriodicTask]:
     from thudo.dossiers import tasks as dossier_tasks  # also registers its outbox handlers
     from thudo.feedback.tasks import flag_overdue_once
     from thudo.indicators.tasks import compute_due as compute_indicators
+    from thudo.indicators.tasks import publish_monthly
     from thudo.jobs.outbox import deliver_all_due
     from thudo.notify.tasks import deliver_due as deliver_messages
     from thudo.parking import tasks as parking_tasks
@@ -49,6 +50,7 @@ def periodic_tasks() -> list[PeriodicTask]:
         PeriodicTask("payments.expire", 60.0, expire_once),
         PeriodicTask("dossiers.settle_payments", 2.0, dossier_tasks.settle_payments_once),
         PeriodicTask("indicators.compute", 60.0, compute_indicators),
+        PeriodicTask("indicators.publish", 3600.0, publish_monthly),
         PeriodicTask("parking.expire_holds", 30.0, parking_tasks.expire_holds_once),
         PeriodicTask("parking.settle_payments", 2.0, parking_tasks.settle_paid_once),
         PeriodicTask("participation.publish_results", 60.0, publish_results_once),
