@@ -104,6 +104,7 @@ def _module_routers() -> list[APIRouter]:
     from thudo.identity.oidc_api import router as oidc_api
     from thudo.identity.oidc_pages import router as oidc_pages
     from thudo.identity.staff_pages import router as identity_staff_pages
+    from thudo.indicators.opendata_api import router as ckan_api
     from thudo.indicators.pages import router as indicators_pages
     from thudo.indicators.public_pages import router as indicators_public
     from thudo.notify.pages import router as notify_pages
@@ -124,7 +125,7 @@ def _module_routers() -> list[APIRouter]:
         oidc_api, oidc_pages,
         procedures_api, procedures_pages, documents_pages, dossiers_api, dossiers_pages,
         health_api, fhir_api, health_pages,
-        indicators_pages, indicators_public,
+        indicators_pages, indicators_public, ckan_api,
         participation_api, participation_pages, council_pages,
         feedback_api, open311_api, feedback_pages,
     ]  # fmt: skip

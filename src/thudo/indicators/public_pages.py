@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -16,7 +17,7 @@ from thudo.core.errors import not_found
 from thudo.core.i18n import request_language
 from thudo.documents.service import get_by_code
 from thudo.documents.store import default_store
-from thudo.indicators import service, snapshots
+from thudo.indicators import opendata, service, snapshots
 from thudo.indicators.models import Snapshot
 from thudo.web.templating import render, translator
 
@@ -128,3 +129,72 @@ def cells_csv(s: Snapshot) -> str:
                 c["value"], c["numerator"], c["denominator"], "yes" if c.get("suppressed") else "no",
             ])  # fmt: skip
     return out.getvalue()
+
+
+# ---------------------------------------------------------------- open data
+
+
+@router.get("/du-lieu-mo", response_class=HTMLResponse)
+async def open_data(request: Request, session: SessionDep) -> HTMLResponse:
+    lang = request_language(request, negotiate=False)
+    items = [
+        {
+            "d": d,
+            "title": d.title_en if lang == "en" else d.title_vi,
+            "notes": d.notes_en if lang == "en" else d.notes_vi,
+        }
+        for d in await opendata.available(session)
+    ]
+    return render(request, "indicators/open_data.html", {"items": items})
+
+
+@router.get("/du-lieu-mo/{name}.{fmt}")
+async def open_data_download(name: str, fmt: str, session: SessionDep) -> Response:
+    d = await opendata.find(session, name)
+    if d is None or fmt not in ("csv", "json"):
+        raise not_found("bộ dữ liệu", "dataset", f"{name}.{fmt}")
+    table = await opendata.table(session, d)
+    if fmt == "json":
+        body = {
+            "name": d.name, "title": d.title_vi, "title_en": d.title_en, "notes": d.notes_vi,
+            "notes_en": d.notes_en, "publisher": opendata.PUBLISHER, "license": opendata.LICENSE_ID,
+            "frequency": d.frequency, "built_at": table.built_at.isoformat(),
+            "fields": [{"id": c.id, "type": c.type, "label": c.label_vi, "label_en": c.label_en} for c in d.columns],
+            "records": table.records,
+        }  # fmt: skip
+        return Response(
+            json.dumps(body, ensure_ascii=False), media_type="application/json",
+            headers={"Content-Disposition": f'inline; filename="{d.name}.json"'},
+        )  # fmt: skip
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([c.id for c in d.columns])
+    for r in table.records:
+        writer.writerow(["" if r[c.id] is None else r[c.id] for c in d.columns])
+    return Response(
+        "\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{d.name}.csv"'},
+    )  # fmt: skip
+
+
+@router.get("/du-lieu-mo/{name}", response_class=HTMLResponse)
+async def open_data_set(request: Request, name: str, session: SessionDep) -> HTMLResponse:
+    lang = request_language(request, negotiate=False)
+    d = await opendata.find(session, name)
+    if d is None:
+        raise not_found("bộ dữ liệu", "dataset", name)
+    table = await opendata.table(session, d)
+    columns = [c.label_en if lang == "en" else c.label_vi for c in d.columns]
+    preview = [
+        ["" if r[c.id] is None else str(r[c.id]) for c in d.columns] for r in table.records[:20]
+    ]
+    return render(
+        request,
+        "indicators/open_data_set.html",
+        {
+            "d": d, "title": d.title_en if lang == "en" else d.title_vi,
+            "notes": d.notes_en if lang == "en" else d.notes_vi,
+            "columns": columns, "preview": preview, "total": len(table.records),
+            "fields": [[c.id, c.type, c.label_en if lang == "en" else c.label_vi] for c in d.columns],
+        },
+    )  # fmt: skip
