@@ -436,7 +436,8 @@ async def post_request(
                                       channel="open311", client=client.name),
             store=default_store(settings.data_dir),
         )  # fmt: skip
-        client.last_used_at = now()
+        if client.last_used_at is None or now() - client.last_used_at > dt.timedelta(minutes=5):
+            client.last_used_at = now()  # not on every request: one row many requests share
         notice = (
             f"Đã tiếp nhận, {r.unit_name} xử lý; hạn trả lời {w3c(r.due_at)}."
             if r.due_at else "Đã tiếp nhận."

@@ -487,6 +487,8 @@ async def file_report(
         followers=0, photo_count=len(photos), overdue=False, reopen_count=0,
         created_at=at, updated_at=at,
     )  # fmt: skip
+    if reporter.confirmed:  # routed before the first write: one INSERT
+        await _route_fields(session, r, at=at)
     _set_flags(r)
     session.add(r)
     await session.flush()
@@ -510,11 +512,11 @@ async def file_report(
             height=photo.height, size=len(photo.data), original_name=photo.original_name,
             created_at=at,
         ))  # fmt: skip
-    _event(session, r, "filed", at=at, actor_ref=reporter.ref, actor_name=reporter.name or "",
-           to_status=AWAITING, public=False)  # fmt: skip
     if reporter.confirmed:
-        await _receive(session, r, at=at, actor_ref=reporter.ref)
+        _received_event(session, r, at=at, actor_ref=reporter.ref, previous=None)
     else:
+        _event(session, r, "filed", at=at, actor_ref=reporter.ref, actor_name=reporter.name or "",
+               to_status=AWAITING, public=False)  # fmt: skip
         assert secret is not None and reporter.phone is not None
         from thudo.identity.accounts import send_code
 
@@ -527,21 +529,32 @@ async def file_report(
     return r
 
 
-async def _receive(session: AsyncSession, r: Report, *, at: dt.datetime, actor_ref: str) -> None:
+async def _route_fields(session: AsyncSession, r: Report, *, at: dt.datetime) -> None:
     category = await get_category(session, r.category_code)
     unit_code, unit_name = await route(
         session, category_code=r.category_code, ward_code=r.ward_code
     )
-    previous = r.status
     r.status = RECEIVED
     r.received_at = at
     r.due_at = calendar.add_working_days(at, category.sla_working_days)
     r.unit_code, r.unit_name = unit_code, unit_name
     r.updated_at = at
     _set_flags(r)
+
+
+def _received_event(
+    session: AsyncSession, r: Report, *, at: dt.datetime, actor_ref: str, previous: str | None
+) -> None:
+    assert r.due_at is not None
     _event(session, r, "received", at=at, actor_ref=actor_ref, actor_name="",
            from_status=previous, to_status=RECEIVED,
-           note=f"Đã tiếp nhận, chuyển {unit_name} xử lý; hạn trả lời {to_vn(r.due_at):%d/%m/%Y}.")  # fmt: skip
+           note=f"Đã tiếp nhận, chuyển {r.unit_name} xử lý; hạn trả lời {to_vn(r.due_at):%d/%m/%Y}.")  # fmt: skip
+
+
+async def _receive(session: AsyncSession, r: Report, *, at: dt.datetime, actor_ref: str) -> None:
+    previous = r.status
+    await _route_fields(session, r, at=at)
+    _received_event(session, r, at=at, actor_ref=actor_ref, previous=previous)
 
 
 async def confirm_phone(
