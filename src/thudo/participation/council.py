@@ -9,7 +9,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.core.clock import now, today_vn
@@ -227,6 +227,11 @@ async def publish(session: AsyncSession, *, petition: Petition) -> Petition:
     return petition
 
 
+def matching(q: str) -> list[ColumnElement[bool]]:
+    """Every word of the query, with or without diacritics, somewhere in the petition."""
+    return [Petition.search_text.contains(word, autoescape=True) for word in fold(q).split()[:10]]
+
+
 async def clerk_list(
     session: AsyncSession, *, term: str | None, status: str | None, q: str = ""
 ) -> list[Petition]:
@@ -243,8 +248,7 @@ async def clerk_list(
         query = query.where(Petition.answered_at.is_not(None), Petition.published_at.is_(None))
     elif status == PUBLISHED:
         query = query.where(Petition.published_at.is_not(None))
-    if q.strip():
-        query = query.where(Petition.search_text.contains(fold(q), autoescape=True))
+    query = query.where(*matching(q))
     return list(await session.scalars(query.limit(500)))
 
 
@@ -264,8 +268,7 @@ async def public_page(
 ) -> tuple[list[Petition], int]:
     """Published petitions of a term with their answers; diacritics-insensitive search."""
     where = [Petition.term == term, Petition.published_at.is_not(None)]
-    if q.strip():
-        where.append(Petition.search_text.contains(fold(q), autoescape=True))
+    where += matching(q)
     total = int(await session.scalar(select(func.count()).select_from(Petition).where(*where)) or 0)
     rows = list(
         await session.scalars(

@@ -57,6 +57,11 @@ def local_time(value: dt.datetime | None) -> str:
     return to_vn(value).strftime("%H:%M %d/%m/%Y") if value else ""
 
 
+def closing_time(value: dt.datetime) -> str:
+    """The last minute a survey takes answers (it closes at 00:00 after its last day)."""
+    return local_time(value - dt.timedelta(minutes=1))
+
+
 def local_day(value: dt.datetime | None) -> str:
     return to_vn(value).strftime("%d/%m/%Y") if value else ""
 
@@ -71,6 +76,7 @@ def _page(
             "csrf_token": csrf_token(request),
             "local_time": local_time,
             "local_day": local_day,
+            "closing_time": closing_time,
             **context,
         },
         status_code=status_code,
@@ -106,7 +112,7 @@ async def _facts(request: Request, session: AsyncSession, survey: Survey) -> lis
     return [
         (_("Đơn vị khảo sát"), await _unit_name(session, survey.unit_id)),
         (_("Đối tượng"), (await service.audience_text(session, survey)).get(lang)),
-        (_("Thời gian"), f"{local_time(survey.opens_at)} – {local_time(survey.closes_at)}"),
+        (_("Thời gian"), f"{local_time(survey.opens_at)} – {closing_time(survey.closes_at)}"),
     ]
 
 
@@ -281,7 +287,7 @@ async def staff_surveys(request: Request, session: SessionDep, actor: Editor) ->
                 Markup('<a href="/can-bo/khao-sat/{}">{}</a>').format(s.id, s.title),
                 await _unit_name(session, s.unit_id),
                 state_badge(request, s),
-                f"{local_day(s.opens_at)} – {local_day(s.closes_at)}",
+                f"{local_day(s.opens_at)} – {closing_time(s.closes_at)[6:]}",
             ]
         )
     return _page(request, "participation/staff_list.html", {"rows": rows})

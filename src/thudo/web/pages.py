@@ -79,6 +79,17 @@ OFFERS = [
         link_text=N_("Đăng ký tài khoản"),
     ),
     Offer(
+        title=N_("Khảo sát ý kiến, kiến nghị cử tri"),
+        text=N_(
+            "Trả lời khảo sát của Thành phố bằng định danh điện tử; xem kiến nghị cử tri, câu "
+            "trả lời của các cơ quan và việc thực hiện nghị quyết của HĐND Thành phố."
+        ),
+        status=N_("Mỗi người trả lời một lần; kết quả công bố khi khảo sát kết thúc."),
+        live=True,
+        href="/khao-sat",
+        link_text=N_("Xem khảo sát"),
+    ),
+    Offer(
         title=N_("Dịch vụ công trực tuyến"),
         text=N_("Nộp, theo dõi hồ sơ, thanh toán không dùng tiền mặt, nhận kết quả có chữ ký số."),
         status=N_("Đang xây dựng."),
