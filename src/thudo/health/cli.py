@@ -142,3 +142,42 @@ def create_facility_client(
     typer.echo(f"client_id: {client_id}")
     typer.echo(f"client_secret: {secret}  (chỉ hiện một lần / shown once)")
     typer.echo(f"facility: {facility}; scopes: {scopes}")
+
+
+@clients_app.command("bind")
+def bind_facility_client(
+    facility: str = typer.Option(..., "--facility", help="Facility code, e.g. BV-BACHMAI"),
+    client_id: str = typer.Option(
+        ..., "--client-id", help="A service client (thudo clients create --kind service)"
+    ),
+) -> None:
+    """Bind an existing service client to a facility: its tokens then act for that facility."""
+    from sqlalchemy import select
+
+    from thudo.core.errors import DomainError
+    from thudo.health import service
+    from thudo.identity.models import Client
+
+    settings = get_settings()
+
+    async def run() -> str | None:
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                client = await session.scalar(select(Client).where(Client.client_id == client_id))
+                if client is None or client.kind != "service":
+                    return f"Không có hệ thống đối tác (service) {client_id}."
+                await service.bind_client(session=session, facility_code=facility, client_id=client_id)  # fmt: skip
+                await session.commit()
+                return None
+        finally:
+            await engine.dispose()
+
+    try:
+        problem = asyncio.run(run())
+    except DomainError as exc:
+        problem = exc.detail.vi if exc.detail else exc.title.vi
+    if problem:
+        typer.echo(problem, err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{client_id} → {facility}")

@@ -113,7 +113,7 @@ async def seed_records(
             bundle = synthetic.transaction_bundle(
                 personal_id=pid, full_name=name, birth_date=birth, sex=sex,
                 visits=3 if is_demo else rng.randint(1, 2), seed=seed * 100_003 + i * 7 + part,
-                start=start + dt.timedelta(days=part * 300), extras=is_demo or rng.random() < 0.5,
+                start=start, extras=is_demo or rng.random() < 0.5,
             )  # fmt: skip
             entries = fhir.validate_transaction(bundle)
             result = await service.receive_transaction(
