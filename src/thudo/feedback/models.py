@@ -141,6 +141,7 @@ class Report(Base):
         Index("ix_feedback_report_nearby", "category_code", "cell", "created_at"),
         Index("ix_feedback_report_unit_status", "unit_code", "status", "due_at"),
         Index("ix_feedback_report_reporter", "reporter_account_id", "created_at"),
+        Index("ix_feedback_report_resolved", "resolved_at"),  # indicators
         Index("ix_feedback_report_open_due", "due_at", postgresql_where=text("open_flag"),
               sqlite_where=text("open_flag")),
     )  # fmt: skip

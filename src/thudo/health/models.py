@@ -110,7 +110,10 @@ class Intake(Base):
     """One incoming patient from a facility and the outcome of its verification."""
 
     __tablename__ = "health_intake"
-    __table_args__ = (Index("ix_health_intake_facility", "facility_code", "outcome"),)
+    __table_args__ = (
+        Index("ix_health_intake_facility", "facility_code", "outcome"),
+        Index("ix_health_intake_received", "received_at"),  # indicators
+    )
 
     id: Mapped[int] = mapped_column(BigIntType, primary_key=True, autoincrement=True)
     facility_code: Mapped[str] = mapped_column(String(20))
@@ -189,3 +192,5 @@ class CheckIn(Base):
     # Secret part of the ticket's link (the printable ticket page is a capability).
     ticket_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_health_checkin_created", "created_at"),)  # indicators

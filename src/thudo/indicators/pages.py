@@ -227,7 +227,8 @@ async def drill_down(
 COLUMN_LABELS = {
     "code": N_("Mã hồ sơ"), "procedure_name": N_("Thủ tục"), "channel": N_("Cách nộp"), "state": N_("Trạng thái"),
     "submitted_at": N_("Ngày nộp"), "due_at": N_("Hạn giải quyết"), "completed_at": N_("Ngày hoàn thành"),
-    "rating": N_("Điểm đánh giá"), "rated_at": N_("Ngày đánh giá"),
+    "rating": N_("Điểm đánh giá"),
+    "category_code": N_("Loại phản ánh"), "rated_at": N_("Ngày đánh giá"),
 }  # fmt: skip
 
 

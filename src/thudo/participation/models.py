@@ -92,6 +92,7 @@ class Response(Base):
     __table_args__ = (
         UniqueConstraint("survey_id", "personal_id"),
         Index("ix_participation_response_citizen", "personal_id"),
+        Index("ix_participation_response_submitted", "submitted_at"),  # indicators
     )
 
 
