@@ -469,7 +469,6 @@ async def reserve(
     """Hold a place for the citizen until `parking_hold_minutes` from now."""
     vehicle_type = _vehicle_type(vehicle_type)
     plate = normalise_plate(plate)
-    await _space_of(session, lot, vehicle_type)
     at = now()
     active = await session.scalar(
         select(func.count()).where(
@@ -497,6 +496,7 @@ async def reserve(
             ],
         )
     if not await _take_place(session, lot.id, vehicle_type, "held"):
+        await _space_of(session, lot, vehicle_type)  # a type the lot does not take?
         raise _full(lot, vehicle_type)
     reservation = Reservation(
         code=new_code(RESERVATION_PREFIX), lot_id=lot.id, vehicle_type=vehicle_type, plate=plate,
@@ -685,8 +685,8 @@ async def check_in(
     else:
         vehicle_type = _vehicle_type(vehicle_type)
         plate_value = normalise_plate(plate) if plate else None
-        await _space_of(session, lot, vehicle_type)
         if not await _take_place(session, lot.id, vehicle_type, "occupied"):
+            await _space_of(session, lot, vehicle_type)  # a type the lot does not take?
             raise _full(lot, vehicle_type)
     parked = ParkingSession(
         code=new_code(TICKET_PREFIX), lot_id=lot.id, vehicle_type=vehicle_type, plate=plate_value,
