@@ -31,6 +31,7 @@ run: install
 	$(BIN)/thudo parking seed-demo
 	$(BIN)/thudo participation seed-demo
 	$(BIN)/thudo feedback seed-demo
+	$(BIN)/thudo dossiers seed-demo
 	$(BIN)/thudo serve --host 127.0.0.1 --port $(PORT)
 
 serve: install

@@ -22,6 +22,7 @@ app.add_typer(db_app, name="db")
 
 def _register_subcommands() -> None:
     from thudo.audit.cli import app as audit_app
+    from thudo.dossiers.cli import app as dossiers_app
     from thudo.feedback.cli import app as feedback_app
     from thudo.health.cli import app as health_app
     from thudo.identity.oidc_cli import clients_app, keys_app
@@ -35,6 +36,7 @@ def _register_subcommands() -> None:
     from thudo.registry.cli import app as registry_app
 
     app.add_typer(audit_app, name="audit")
+    app.add_typer(dossiers_app, name="dossiers")
     app.add_typer(indicators_app, name="indicators")
     app.add_typer(feedback_app, name="feedback")
     app.add_typer(jobs_app, name="jobs")

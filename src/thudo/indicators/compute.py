@@ -205,6 +205,26 @@ async def roll_up_month(
     await session.flush()
 
 
+async def _first_day_with_data(
+    session: AsyncSession, definition: Definition, first: dt.date, today: dt.date, at: dt.datetime
+) -> dt.date:
+    """A first computation skips the leading days where nothing happened: one query over
+    the whole range, then halving it, instead of one query per empty day."""
+    low, high = first, today
+    while low < high:
+        mid = low + dt.timedelta(days=(high - low).days // 2)
+        start, _ = day_window(low)
+        _, end = day_window(mid)
+        values = {**params_for(low, as_of=at), "start": start, "end": min(end, at)}
+        if await measure(session, definition.numerator, values) or (
+            definition.denominator and await measure(session, definition.denominator, values)
+        ):
+            high = mid
+        else:
+            low = mid + dt.timedelta(days=1)
+    return low
+
+
 @dataclass
 class Summary:
     computed: dict[str, int] = field(default_factory=dict)  # indicator → days computed
@@ -262,6 +282,8 @@ async def compute(
                 first = min(first, today)
             if definition.kind == "stock" and definition.backfill_days == 0:
                 first = today  # its formula only knows the present: no past day is made up
+            if definition.kind == "flow" and first < today and progress is None:
+                first = await _first_day_with_data(session, definition, first, today, at)
             days = [first + dt.timedelta(days=i) for i in range((today - first).days + 1)]
             computed = [await compute_day(session, definition, d, as_of=at) for d in days]
             await _store_days(session, definition, computed, at)
