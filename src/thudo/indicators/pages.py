@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from thudo.core.clock import to_vn
 from thudo.core.deps import SessionDep, SettingsDep
@@ -38,12 +38,20 @@ def month_label(month: str) -> str:
 
 
 def _status(request: Request, d: Definition, figure: service.Figure | None) -> Markup:
-    _ = translator(request)
-    badge = component("status_badge")
     meets = figure.meets(d) if figure else None
     if meets is None:
-        return badge(_("Chưa có chỉ tiêu") if d.target is None else _("Chưa có số liệu"), "neutral")
-    return badge(_("Đạt chỉ tiêu"), "success") if meets else badge(_("Chưa đạt"), "warning")
+        key = (
+            (N_("Chưa có chỉ tiêu"), "neutral")
+            if d.target is None
+            else (N_("Chưa có số liệu"), "neutral")
+        )
+    else:
+        key = (N_("Đạt chỉ tiêu"), "success") if meets else (N_("Chưa đạt"), "warning")
+    # One badge per (text, tone) a request: a ranking repeats the same three hundreds of times.
+    badges: dict[tuple[str, str], Markup] = request.state.__dict__.setdefault("status_badges", {})
+    if key not in badges:
+        badges[key] = component("status_badge")(translator(request)(key[0]), key[1])
+    return badges[key]
 
 
 def may_drill(actor: Actor, unit_code: str) -> bool:
@@ -165,8 +173,9 @@ def _ranking_rows(
     for r in ranked:
         name: Any = r.unit.name
         if d.detail is not None and may_drill(leader, r.unit.code):
-            name = Markup('<a href="/lanh-dao/chi-so/{}/don-vi/{}?thang={}">{}</a>').format(
-                d.code, r.unit.code, month, r.unit.name
+            name = Markup(  # an f-string: Markup.format is ten times slower on 270 rows
+                f'<a href="/lanh-dao/chi-so/{escape(d.code)}/don-vi/{escape(r.unit.code)}'
+                f'?thang={escape(month)}">{escape(r.unit.name)}</a>'
             )
         f = r.figure
         rows.append([

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +45,7 @@ class Figure:
 @dataclass(frozen=True)
 class Ranked:
     rank: int | None
-    unit: Unit
+    unit: UnitRef
     figure: Figure | None
 
 
@@ -76,9 +77,23 @@ def previous_months(month: str, count: int) -> list[str]:
     return out[::-1]
 
 
+CACHE_SECONDS = 60.0
+_cache: dict[str, tuple[float, Any]] = {}
+
+
+async def _cached(key: str, load: Any) -> Any:
+    """Slow-changing reference data (which tables exist, the units) kept a minute per process."""
+    hit = _cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    value = await load()
+    _cache[key] = (time.monotonic(), value)
+    return value
+
+
 async def shown(session: AsyncSession, extra_dir: str | None) -> list[Definition]:
     """The indicators whose data exist (the others appear when their tables do)."""
-    tables = await existing_tables(session)
+    tables = await _cached("tables", lambda: existing_tables(session))
     return [d for d in definitions(extra_dir).values() if set(d.requires) <= tables]
 
 
@@ -123,22 +138,38 @@ async def unit_figures(session: AsyncSession, d: Definition, month: str) -> dict
     return {row.unit_code: _figure(d, row) for row in rows}
 
 
-async def units_of_kind(session: AsyncSession, kinds: Sequence[str]) -> list[Unit]:
-    return list(
-        await session.scalars(select(Unit).where(Unit.kind.in_(list(kinds))).order_by(Unit.code))
-    )
+@dataclass(frozen=True)
+class UnitRef:
+    code: str
+    name: str
+    kind: str
 
 
-async def units_by_code(session: AsyncSession, codes: Sequence[str]) -> list[Unit]:
-    return list(await session.scalars(select(Unit).where(Unit.code.in_(list(codes)))))
+async def _all_units(session: AsyncSession) -> list[UnitRef]:
+    async def load() -> list[UnitRef]:
+        rows = await session.execute(select(Unit.code, Unit.name, Unit.kind).order_by(Unit.code))
+        return [UnitRef(*r) for r in rows]
+
+    units: list[UnitRef] = await _cached("units", load)
+    return units
 
 
-def rank(d: Definition, units: Sequence[Unit], figures: Mapping[str, Figure]) -> list[Ranked]:
+async def units_of_kind(session: AsyncSession, kinds: Sequence[str]) -> list[UnitRef]:
+    wanted = set(kinds)
+    return [u for u in await _all_units(session) if u.kind in wanted]
+
+
+async def units_by_code(session: AsyncSession, codes: Sequence[str]) -> list[UnitRef]:
+    wanted = set(codes)
+    return [u for u in await _all_units(session) if u.code in wanted]
+
+
+def rank(d: Definition, units: Sequence[UnitRef], figures: Mapping[str, Figure]) -> list[Ranked]:
     """Best first by the indicator's direction; units without a figure last, unranked.
 
     A count with no row for a unit is zero (nothing to count); a ratio without a
     denominator has no figure."""
-    scored: list[tuple[float, Unit, Figure | None]] = []
+    scored: list[tuple[float, UnitRef, Figure | None]] = []
     unscored: list[Ranked] = []
     for unit in units:
         figure = figures.get(unit.code)
