@@ -95,7 +95,7 @@ def wrk(base: str, label: str, items: list[str], *, post: bool = False, connecti
         script = fh.name
     try:
         out = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script, base],
+            ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "-s", script, base],
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
     finally:
@@ -180,6 +180,45 @@ def _total(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def db_timings(url: str, rng: random.Random, n: int = 300) -> list[str]:
+    """The two queries alone, as the service sends them, timed from a client (ms)."""
+    from thudo.feedback.service import cells_around
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    wards = [w.code for w in city_shape().wards]
+    cats = [c["code"] for c in CATEGORIES]
+    out = []
+    with psycopg.connect(conninfo) as conn:
+        listing, nearby = [], []
+        for _ in range(n):
+            started = time.perf_counter()
+            conn.execute(
+                "SELECT * FROM feedback_report WHERE public_listed AND ward_code = %s "
+                "ORDER BY created_at DESC, id DESC LIMIT 21 OFFSET %s",
+                (rng.choice(wards), rng.choice([0, 0, 20, 40])),
+            ).fetchall()
+            listing.append((time.perf_counter() - started) * 1000)
+            lat, lon, _ = _place(rng)
+            started = time.perf_counter()
+            conn.execute(
+                "SELECT id, code, lat, lon, search_text FROM feedback_report WHERE category_code = %s "
+                "AND created_at >= now() - interval '30 days' AND public_listed AND status <> 'duplicate' "
+                "AND cell = ANY(%s) ORDER BY created_at DESC LIMIT 500",
+                (rng.choice(cats[:6]), cells_around(lat, lon)),
+            ).fetchall()
+            nearby.append((time.perf_counter() - started) * 1000)
+    for label, values in (("public list query", listing), ("duplicate candidates query", nearby)):
+        out.append(
+            f"{label} alone ({n} runs): p50 {_p(values, 0.5):.2f} ms, p95 {_p(values, 0.95):.2f} ms"
+        )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -194,15 +233,20 @@ def main() -> None:
     print(machine())
     print(f"load average at start: {os.getloadavg()}")
     print(f"reports stored: {_total(args.database_url):,}")
+    for line in db_timings(args.database_url, rng):
+        print(line)
     key = asyncio.run(_key(args.database_url))
-    with running_server(args.database_url, workers=args.workers) as base:
+    # A smaller pool than the default 20 per worker: the PostgreSQL server is shared.
+    env = {"THUDO_DB_POOL_SIZE": "10"}
+    with running_server(args.database_url, workers=args.workers, env=env) as base:
         # Warm every worker's caches (categories, units, rules) before measuring.
-        wrk(base, "warm-up", list_paths(rng)[:50], seconds=3)
+        wrk(base, "warm-up", list_paths(rng)[:50] + similar_paths(rng)[:50], seconds=3)
         for label, items in (("public list (API)", list_paths(rng)),
                              ("duplicate suggestions", similar_paths(rng))):  # fmt: skip
-            print(
-                wrk(base, label, items, connections=args.connections, seconds=args.seconds).line()
-            )
+            one = wrk(base, f"{label}, 1 connection", items, connections=1, seconds=args.seconds)
+            print(one.line())
+            print(wrk(base, label, items, connections=args.connections,
+                      seconds=args.seconds).line())  # fmt: skip
         html = [p.replace("/api/v1/feedback/reports?ward_code=", "/phan-anh?phuong=")
                 .replace("/api/v1/feedback/reports?", "/phan-anh?") for p in list_paths(rng)]  # fmt: skip
         print(wrk(base, "public list (HTML page)", html, connections=args.connections,

@@ -119,7 +119,10 @@ def _module_routers() -> list[APIRouter]:
     from thudo.procedures.pages import router as procedures_pages
     from thudo.registry.api import router as registry_api
 
+    # Open311 first: partner apps post reports at high rates, and every request walks the
+    # route list in order until it matches (its /open311 prefix conflicts with nothing).
     return [
+        open311_api,
         geo_api, registry_api, identity_api, identity_staff_pages, account_pages, notify_pages,
         payments_api, payments_pages, parking_api, parking_pages,
         oidc_api, oidc_pages,
@@ -127,5 +130,5 @@ def _module_routers() -> list[APIRouter]:
         health_api, fhir_api, health_pages,
         indicators_pages, indicators_public, ckan_api,
         participation_api, participation_pages, council_pages,
-        feedback_api, open311_api, feedback_pages,
+        feedback_api, feedback_pages,
     ]  # fmt: skip

@@ -295,7 +295,7 @@ async def get_requests(
     async def run() -> Response:
         params = request.query_params
         lang = request_language(request)
-        stmt = select(Report).where(Report.public_listed.is_(True))
+        stmt = select(Report).where(Report.public_listed)
         ids = _csv(params, "service_request_id")
         page = _int(params, "page", 1, 1, 100_000)
         page_size = _int(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
@@ -317,9 +317,9 @@ async def get_requests(
             if statuses - {"open", "closed"}:
                 raise Open311Error(400, ["status must be open, closed or both (comma-separated)"])
             if statuses == {"open"}:
-                stmt = stmt.where(Report.open_flag.is_(True))
+                stmt = stmt.where(Report.open_flag)
             elif statuses == {"closed"}:
-                stmt = stmt.where(Report.open_flag.is_(False))
+                stmt = stmt.where(~Report.open_flag)
         rows = list(
             await session.scalars(
                 stmt.order_by(Report.created_at.desc(), Report.id.desc())

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.core import calendar
@@ -653,6 +653,30 @@ class Page:
     has_next: bool
 
 
+def public_list_query(
+    *, ward_code: str | None = None, category_code: str | None = None,
+    status: str | None = None, page: int = 1, page_size: int = 20,
+) -> Select[tuple[Report]]:  # fmt: skip
+    """The public list's query. Flags are tested as bare columns: `IS true` would not match
+    the partial indexes' predicates on PostgreSQL (a sequential scan of every report)."""
+    stmt = select(Report).where(Report.public_listed)
+    if ward_code:
+        stmt = stmt.where(Report.ward_code == ward_code)
+    if category_code:
+        stmt = stmt.where(Report.category_code == category_code)
+    if status == "open":
+        stmt = stmt.where(Report.open_flag)
+    elif status == "closed":
+        stmt = stmt.where(~Report.open_flag)
+    elif status:
+        stmt = stmt.where(Report.status == status)
+    return (
+        stmt.order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(page_size + 1)
+        .offset((page - 1) * page_size)
+    )
+
+
 async def public_list(
     session: AsyncSession,
     *,
@@ -664,24 +688,9 @@ async def public_list(
 ) -> Page:
     """Confirmed, not hidden reports, newest first; one more row tells if a next page exists."""
     page, page_size = max(page, 1), max(1, min(page_size, 100))
-    stmt = select(Report).where(Report.public_listed.is_(True))
-    if ward_code:
-        stmt = stmt.where(Report.ward_code == ward_code)
-    if category_code:
-        stmt = stmt.where(Report.category_code == category_code)
-    if status == "open":
-        stmt = stmt.where(Report.open_flag.is_(True))
-    elif status == "closed":
-        stmt = stmt.where(Report.open_flag.is_(False))
-    elif status:
-        stmt = stmt.where(Report.status == status)
-    rows = list(
-        await session.scalars(
-            stmt.order_by(Report.created_at.desc(), Report.id.desc())
-            .limit(page_size + 1)
-            .offset((page - 1) * page_size)
-        )
-    )
+    stmt = public_list_query(ward_code=ward_code, category_code=category_code, status=status,
+                             page=page, page_size=page_size)  # fmt: skip
+    rows = list(await session.scalars(stmt))
     return Page(rows[:page_size], page, page_size, len(rows) > page_size)
 
 
@@ -741,7 +750,7 @@ async def similar_reports(
     stmt = select(*cols).where(
         Report.category_code == category_code,
         Report.created_at >= since,
-        Report.public_listed.is_(True),
+        Report.public_listed,
         Report.status != DUPLICATE,
     )
     if lat is not None and lon is not None:
@@ -975,15 +984,15 @@ async def staff_queue(
     if ward_code:
         stmt = stmt.where(Report.ward_code == ward_code)
     if view == "overdue":
-        stmt = stmt.where(Report.open_flag.is_(True), Report.due_at < now())
+        stmt = stmt.where(Report.open_flag, Report.due_at < now())
     elif view == "mine":
-        stmt = stmt.where(Report.open_flag.is_(True), Report.assignee_ref == handler.ref)
+        stmt = stmt.where(Report.open_flag, Report.assignee_ref == handler.ref)
     elif view == "done":
-        stmt = stmt.where(Report.open_flag.is_(False))
+        stmt = stmt.where(~Report.open_flag)
     elif view == "hidden":
-        stmt = stmt.where(Report.hidden.is_(True))
+        stmt = stmt.where(Report.hidden)
     else:
-        stmt = stmt.where(Report.open_flag.is_(True))
+        stmt = stmt.where(Report.open_flag)
     order = (
         (Report.updated_at.desc(),) if view in {"done", "hidden"} else (Report.due_at, Report.id)
     )
@@ -1109,7 +1118,7 @@ async def flag_overdue(session: AsyncSession, *, at: dt.datetime | None = None,
     rows = list(
         await session.scalars(
             select(Report)
-            .where(Report.open_flag.is_(True), Report.due_at < at, Report.overdue.is_(False))
+            .where(Report.open_flag, Report.due_at < at, ~Report.overdue)
             .order_by(Report.due_at)
             .limit(batch)
             .with_for_update(skip_locked=True)
@@ -1140,8 +1149,8 @@ async def flag_overdue(session: AsyncSession, *, at: dt.datetime | None = None,
 
 async def unit_figures(session: AsyncSession, *, units: Sequence[str] | None) -> dict[str, Any]:
     stmt = select(
-        func.count().filter(Report.open_flag.is_(True)),
-        func.count().filter(and_(Report.open_flag.is_(True), Report.due_at < now())),
+        func.count().filter(Report.open_flag),
+        func.count().filter(and_(Report.open_flag, Report.due_at < now())),
         func.count().filter(Report.status.in_([RESOLVED, CLOSED])),
         func.avg(Report.rating),
     ).where(Report.status != AWAITING)

@@ -26,6 +26,8 @@ from functools import lru_cache
 from importlib.resources import files
 
 EARTH_RADIUS_M = 6_371_000.0
+# Gaps between the former wards' boxes inside the city are filled up to this size (≈ 1.1 km).
+HOLE_DEG = 0.01
 
 
 @dataclass(frozen=True)
@@ -48,17 +50,32 @@ class CityShape:
     boxes: tuple[tuple[float, float, float, float], ...]  # (lat_min, lon_min, lat_max, lon_max)
     bounds: tuple[float, float, float, float]
 
-    def contains(self, lat: float, lon: float) -> bool:
+    def _in_boxes(self, lat: float, lon: float) -> bool:
         lat_min, lon_min, lat_max, lon_max = self.bounds
         if not (lat_min <= lat <= lat_max and lon_min <= lon <= lon_max):
             return False
         return any(a <= lat <= c and b <= lon <= d for a, b, c, d in self.boxes)
 
+    def contains(self, lat: float, lon: float) -> bool:
+        """In a former ward's box, or in a small hole between boxes: city all around it
+        (about 1.1 km north, south, east and west)."""
+        if self._in_boxes(lat, lon):
+            return True
+        return all(
+            self._in_boxes(lat + dy, lon + dx)
+            for dy, dx in ((HOLE_DEG, 0), (-HOLE_DEG, 0), (0, HOLE_DEG), (0, -HOLE_DEG))
+        )
+
     def ward_of(self, lat: float, lon: float) -> WardPoint | None:
         """The ward of a point inside the city, else None."""
         if not self.contains(lat, lon):
             return None
-        return min(self.wards, key=lambda w: distance_m(lat, lon, w.lat, w.lon) / w.radius_m)
+        # Equirectangular distance: exact enough within a city, and a fraction of the cost.
+        k = math.cos(math.radians(lat))
+        return min(
+            self.wards,
+            key=lambda w: math.hypot(w.lat - lat, (w.lon - lon) * k) / w.radius_m,
+        )
 
     def centroid(self, code: str) -> WardPoint | None:
         return next((w for w in self.wards if w.code == code), None)
