@@ -656,7 +656,7 @@ class Page:
 def public_list_query(
     *, ward_code: str | None = None, category_code: str | None = None,
     status: str | None = None, page: int = 1, page_size: int = 20,
-) -> Select[tuple[Report]]:  # fmt: skip
+) -> Select[Report]:  # fmt: skip
     """The public list's query. Flags are tested as bare columns: `IS true` would not match
     the partial indexes' predicates on PostgreSQL (a sequential scan of every report)."""
     stmt = select(Report).where(Report.public_listed)
