@@ -17,6 +17,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -658,7 +659,7 @@ def invalid_token(vi: str, en: str, status: int = 401, error: str = "invalid_tok
     return err
 
 
-async def userinfo(session: AsyncSession, prov: Provider, token: str | None) -> dict[str, Any]:
+async def _access_claims(prov: Provider, token: str | None) -> dict[str, Any]:
     if not token:
         err = oauth_error("invalid_request", "Cần mã truy cập.", "An access token is required.", 401)  # fmt: skip
         err.headers = {"WWW-Authenticate": 'Bearer realm="thudo"'}
@@ -666,7 +667,37 @@ async def userinfo(session: AsyncSession, prov: Provider, token: str | None) -> 
     claims = await prov.verify(token, typ="at+jwt")
     if claims is None:
         raise invalid_token("Mã truy cập không hợp lệ hoặc đã hết hạn.", "The access token is invalid or expired.")  # fmt: skip
-    row = (
+    return claims
+
+
+def _released(prov: Provider, scopes: list[str], row: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The userinfo answer from the token's row (token, client, account, citizen columns),
+    or the OAuth error that refuses it."""
+    if row is None or row["revoked_at"] is not None or row["disabled_at"] is not None:
+        raise invalid_token("Mã truy cập đã bị thu hồi.", "The access token was revoked.")
+    if row["account_id"] is None or row["personal_id"] is None or "openid" not in scopes:
+        raise invalid_token(
+            "Mã truy cập không có phạm vi openid.",
+            "The access token lacks the openid scope.",
+            status=403,
+            error="insufficient_scope",
+        )
+    if row["account_status"] != "active":
+        raise invalid_token("Tài khoản không còn hoạt động.", "The account is no longer active.")
+    body: dict[str, Any] = {
+        "sub": pairwise_subject(prov.settings, row["sector_identifier"], row["account_id"])
+    }
+    if "profile" in scopes:
+        body["name"] = row["full_name"]
+        body["birthdate"] = row["birth_date"].isoformat()
+    if "personal_id" in scopes:
+        body["personal_id"] = row["personal_id"]
+    return body
+
+
+async def userinfo(session: AsyncSession, prov: Provider, token: str | None) -> dict[str, Any]:
+    claims = await _access_claims(prov, token)
+    found = (
         await session.execute(
             select(Token, Client, Account, Citizen)
             .join(Client, Client.client_id == Token.client_id)
@@ -675,25 +706,68 @@ async def userinfo(session: AsyncSession, prov: Provider, token: str | None) -> 
             .where(Token.jti == claims.get("jti"))
         )
     ).first()
-    if row is None or row[0].revoked_at is not None or row[1].disabled_at is not None:
-        raise invalid_token("Mã truy cập đã bị thu hồi.", "The access token was revoked.")
-    token_row, client, account, citizen = row
-    scopes = token_row.scope.split()
-    if account is None or citizen is None or "openid" not in scopes:
-        raise invalid_token(
-            "Mã truy cập không có phạm vi openid.",
-            "The access token lacks the openid scope.",
-            status=403,
-            error="insufficient_scope",
-        )
-    if account.status != "active":
-        raise invalid_token("Tài khoản không còn hoạt động.", "The account is no longer active.")
-    body = {
-        "sub": pairwise_subject(prov.settings, client.sector_identifier, account.id),
-        **_claims_for(scopes, citizen),
-    }
-    await _audit_release(session, client, citizen, scopes, "oidc_userinfo")
+    row = None
+    if found is not None:
+        t, client, account, citizen = found
+        row = {
+            "revoked_at": t.revoked_at, "disabled_at": client.disabled_at,
+            "sector_identifier": client.sector_identifier,
+            "account_id": account.id if account else None,
+            "account_status": account.status if account else None,
+            "personal_id": citizen.personal_id if citizen else None,
+            "full_name": citizen.full_name if citizen else None,
+            "birth_date": citizen.birth_date if citizen else None,
+        }  # fmt: skip
+    scopes = found[0].scope.split() if found is not None else []
+    body = _released(prov, scopes, row)
+    assert found is not None and found[3] is not None
+    await _audit_release(session, found[1], found[3], scopes, "oidc_userinfo")
     return body
+
+
+_USERINFO_AND_AUDIT = """
+WITH t AS (
+    SELECT t.scope, t.revoked_at, c.client_id, c.disabled_at, c.first_party,
+           c.sector_identifier, a.id AS account_id, a.status AS account_status,
+           z.personal_id, z.full_name, z.birth_date
+    FROM identity_token t
+    JOIN identity_client c ON c.client_id = t.client_id
+    LEFT JOIN identity_account a ON a.id = t.account_id
+    LEFT JOIN registry_citizen z ON z.personal_id = a.personal_id
+    WHERE t.jti = $1
+),
+a AS (
+    INSERT INTO audit_event (occurred_at, actor, actor_unit, client_id, action,
+                             subject_personal_id, fields, purpose, detail)
+    SELECT $2, 'client:' || t.client_id, NULL, t.client_id, 'oidc_userinfo',
+           t.personal_id, $3::json, $4, '{}'::json
+    FROM t
+    WHERE $5 AND t.scope = $6 AND t.revoked_at IS NULL AND t.disabled_at IS NULL
+      AND NOT t.first_party AND t.account_status = 'active' AND t.personal_id IS NOT NULL
+)
+SELECT * FROM t
+"""
+
+
+async def userinfo_hot(pool: Any, prov: Provider, token: str | None) -> dict[str, Any]:
+    """PostgreSQL hot path of `userinfo`: the token's row, the citizen's claims and the
+    audit record of their release in ONE autocommitted statement (one round trip instead of
+    BEGIN, SELECT, INSERT, COMMIT). The audit row is written exactly when the claims are
+    released: the statement's conditions are `_released`'s checks, and the released fields
+    follow from the scope signed in the token, which must equal the row's."""
+    claims = await _access_claims(prov, token)
+    signed_scope = str(claims.get("scope", ""))
+    scopes = signed_scope.split()
+    fields = released_fields(scopes)
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            _USERINFO_AND_AUDIT,
+            str(claims.get("jti", "")), now(), json.dumps(fields), RELEASE_PURPOSE,
+            bool(fields) and "openid" in scopes, signed_scope,
+        )  # fmt: skip
+    if row is not None and row["scope"] != signed_scope:  # never: issued together
+        raise invalid_token("Mã truy cập không hợp lệ.", "The access token is invalid.")
+    return _released(prov, scopes, row)
 
 
 async def revoke(

@@ -144,7 +144,11 @@ async def token(request: Request, session: SessionDep) -> Response:
 
 async def _userinfo(request: Request, session: SessionDep, token: str | None) -> Response:
     try:
-        claims = await oidc.userinfo(session, provider(request.app), token)
+        pool = request.app.state.hot_pool
+        if pool is not None:  # PostgreSQL: read, claims and audit in one round trip
+            claims = await oidc.userinfo_hot(pool, provider(request.app), token)
+        else:
+            claims = await oidc.userinfo(session, provider(request.app), token)
     except oidc.OAuthError as error:
         return _error(request, error)
     return JSONResponse(claims, headers=NO_STORE)
