@@ -219,3 +219,20 @@ async def test_a_large_import_is_validated_in_parallel_with_the_same_answers(
     issues = answer.json()["issue"]
     assert [i["expression"][0] for i in issues[1:]] == ["line[702].Encounter.period.start"]
     assert await _records(db, person.personal_id) == fhir.PARALLEL_FROM + 199
+
+
+async def test_a_retried_bundle_with_the_same_idempotency_key_is_stored_once(
+    client: httpx.AsyncClient, db: AsyncSession, xanh_pon: FacilitySystem
+) -> None:
+    person = await insured(db)
+    body = orjson.dumps(bundle_for(person))
+    headers = {**xanh_pon.fhir_headers, "Idempotency-Key": "his-xanhpon-2026-000123"}
+    first = await client.post(FHIR, content=body, headers=headers)
+    again = await client.post(FHIR, content=body, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert await _records(db, person.personal_id) == len(bundle_for(person)["entry"]) - 1
+    other = await client.post(FHIR, content=orjson.dumps(bundle_for(person, seed=9)), headers=headers)  # fmt: skip
+    assert other.status_code == 422 and other.json()["resourceType"] == "OperationOutcome"
+    assert await _records(db, person.personal_id) == len(bundle_for(person)["entry"]) - 1

@@ -8,13 +8,15 @@ answer is `application/fhir+json`; every error an OperationOutcome.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from thudo.audit.service import record_read
 from thudo.core.access import PUBLIC
 from thudo.core.deps import SessionDep
+from thudo.core.idempotency import remember, replay
 from thudo.health import fhir, service
 from thudo.health.fhir import FHIR_JSON, Issue, fhir_error, fhir_response, operation_outcome
 from thudo.identity.deps import Actor, require
@@ -102,13 +104,28 @@ async def metadata(request: Request) -> Response:
 
 
 @router.post("", summary="A transaction Bundle (one patient): stored, or held for verification")
-async def transaction(request: Request, session: SessionDep, actor: Writer) -> Response:
+async def transaction(
+    request: Request,
+    session: SessionDep,
+    actor: Writer,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> Response:
     if _media_type(request) not in _JSON_TYPES:
         raise _unsupported(FHIR_JSON)
     facility_code = await service.require_facility(session=session, actor=actor)
-    entries = fhir.validate_transaction(fhir.parse_json(await request.body()))
+    body = await request.body()
+    fingerprint = hashlib.sha256(body).hexdigest()
+    if idempotency_key is not None:
+        # A retried Bundle (same key, same body) gets the first answer, and stores nothing.
+        previous = await replay(
+            session=session, actor_ref=actor.ref, scope="fhir:transaction",
+            client_key=idempotency_key, fingerprint=fingerprint,
+        )  # fmt: skip
+        if previous is not None:
+            return fhir_response(previous.response, previous.status_code, {"Idempotent-Replayed": "true"})  # fmt: skip
+    entries = fhir.validate_transaction(fhir.parse_json(body))
     result = await service.receive_transaction(session=session, entries=entries, facility_code=facility_code)  # fmt: skip
-    await session.commit()
+    headers: dict[str, str] = {}
     if result.held is not None:
         held = result.held
         first = Issue(
@@ -127,8 +144,18 @@ async def transaction(request: Request, session: SessionDep, actor: Writer) -> R
             )
             for r in result.reasons
         ]
-        return fhir_response(operation_outcome(issues), 202, {"X-Held-Item": str(held.id)})
-    return fhir_response(result.response, 200)
+        status, answer = 202, operation_outcome(issues)
+        headers["X-Held-Item"] = str(held.id)
+    else:
+        assert result.response is not None
+        status, answer = 200, result.response
+    if idempotency_key is not None:
+        await remember(
+            session=session, actor_ref=actor.ref, scope="fhir:transaction", client_key=idempotency_key,
+            fingerprint=fingerprint, status_code=status, response=answer,
+        )  # fmt: skip
+    await session.commit()
+    return fhir_response(answer, status, headers)
 
 
 @router.post("/$import", summary="Bulk import of NDJSON (one resource per line)")
