@@ -185,6 +185,28 @@ async def _leader(url: str) -> str:
         await engine.dispose()
 
 
+async def _session(url: str) -> str:
+    """A fresh session for the leader an earlier run made."""
+    from thudo.identity.models import Account, Session
+
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            account = await session.scalar(
+                select(Account).where(Account.personal_id == "001180000001")
+            )
+            assert account is not None
+            cookie, at = secrets.token_urlsafe(32), now()
+            session.add(Session(
+                token_hash=hashlib.sha256(cookie.encode()).hexdigest(), account_id=account.id,
+                amr=["pwd", "otp"], acr="eid:level2", auth_time=at, expires_at=at + dt.timedelta(hours=8),
+            ))  # fmt: skip
+            await session.commit()
+            return cookie
+    finally:
+        await engine.dispose()
+
+
 async def _read(base: str, path: str, cookie: str, seconds: float, users: int = 4) -> list[float]:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
@@ -214,18 +236,29 @@ def main() -> None:
     parser.add_argument("--dossiers", type=int, default=1_000_000)
     parser.add_argument("--reports", type=int, default=100_000)
     parser.add_argument("--keep", default=None, help="keep the database under this name")
+    parser.add_argument(
+        "--reuse", default=None, help="measure again on a database kept by an earlier run"
+    )
     args = parser.parse_args()
-    name = args.keep or f"thudo_bench_ind_{secrets.token_hex(4)}"
+    name = args.reuse or args.keep or f"thudo_bench_ind_{secrets.token_hex(4)}"
     url = make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(args.admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    if not args.reuse:
+        with psycopg.connect(args.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
     print(machine())
     try:
         upgrade(url)
-        asyncio.run(_prepare(url, args.dossiers))
-        if args.reports:
-            asyncio.run(_reports(url, args.reports))
+        if not args.reuse:
+            asyncio.run(_prepare(url, args.dossiers))
+            if args.reports:
+                asyncio.run(_reports(url, args.reports))
+        with psycopg.connect(url, autocommit=True) as conn:
+            counts = [
+                conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("dossier", "feedback_report")
+            ]  # type: ignore[index]
+        print(f"stored: {counts[0]:,} dossiers, {counts[1]:,} reports")
         from thudo.indicators.compute import compute
 
         async def first() -> float:
@@ -237,8 +270,11 @@ def main() -> None:
             finally:
                 await engine.dispose()
 
-        print(f"first computation (every indicator, 400 days): {asyncio.run(first()):.1f} s")
-        cookie = asyncio.run(_leader(url))
+        took = asyncio.run(first())
+        print(
+            f"{'incremental' if args.reuse else 'first'} computation (every indicator): {took:.1f} s"
+        )
+        cookie = asyncio.run(_leader(url)) if not args.reuse else asyncio.run(_session(url))
         month = today_vn().strftime("%Y-%m")
         with running_server(url, workers=2, env={"THUDO_JOBS_IN_WEB": "false"}) as base:
             for path in (
@@ -263,7 +299,13 @@ def main() -> None:
             try:
                 async with session_factory(engine)() as session:
                     t = time.perf_counter()
-                    await publish(session, settings, month=previous_month(), by="bench")
+                    await publish(
+                        session,
+                        settings,
+                        month=previous_month(),
+                        by="bench",
+                        reason="bench: another version" if args.reuse else None,
+                    )
                     await session.commit()
                     return time.perf_counter() - t
             finally:
@@ -271,7 +313,7 @@ def main() -> None:
 
         print(f"monthly snapshot generated, signed and stored: {asyncio.run(snapshot()):.1f} s")
     finally:
-        if not args.keep:
+        if not args.keep and not args.reuse:
             with psycopg.connect(args.admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
