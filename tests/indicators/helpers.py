@@ -63,3 +63,15 @@ async def spread_dossiers(
             made.append(d)
     await db.flush()
     return made
+
+
+async def clean_slate(db: AsyncSession) -> None:
+    """Forget every computed figure inside the test's transaction (rolled back after): a
+    live server of the browser tests shares the database and computes indicators too."""
+    from sqlalchemy import delete
+
+    from thudo.indicators.models import IndicatorDay, IndicatorMonth, IndicatorProgress
+
+    for model in (IndicatorDay, IndicatorMonth, IndicatorProgress):
+        await db.execute(delete(model))
+    await db.commit()

@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.indicators.helpers import UNITS, spread_dossiers
+from tests.indicators.helpers import UNITS, clean_slate, spread_dossiers
 from thudo.dossiers.models import Dossier
 from thudo.indicators.compute import compute, day_window, month_days
 from thudo.indicators.models import IndicatorDay, IndicatorMonth
@@ -50,6 +50,7 @@ async def _count(db: AsyncSession, *where: object) -> int:
 async def test_dossier_figures_equal_direct_counts_per_unit_day_and_month(
     db: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
+    await clean_slate(db)
     await spread_dossiers(db, FIRST, 26)
     await db.commit()
     summary = await compute(session_factory, today=TODAY, since=FIRST)
@@ -114,6 +115,7 @@ async def test_dossier_figures_equal_direct_counts_per_unit_day_and_month(
 async def test_past_days_are_kept_and_only_today_is_refreshed(
     db: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
+    await clean_slate(db)
     await spread_dossiers(db, FIRST, 5, seed=9)
     await db.commit()
     await compute(session_factory, today=TODAY, since=FIRST)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.identity.people import citizen
-from tests.indicators.helpers import vn
+from tests.indicators.helpers import clean_slate, vn
 from thudo.core.clock import now
 from thudo.feedback.models import Category, Report
 from thudo.health.models import CheckIn, Facility, Intake
@@ -37,6 +37,7 @@ async def _figure(
 async def test_reports_surveys_and_health_figures_equal_direct_counts(
     db: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
+    await clean_slate(db)
     at = now()
     db.add(Category(code="den-duong-t", group_name="Hạ tầng", name="Đèn đường hỏng",
                     name_en="Street light", description="Đèn không sáng", sla_working_days=2))  # fmt: skip

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.identity.people import citizen, grant, sign_in
-from tests.indicators.helpers import spread_dossiers
+from tests.indicators.helpers import clean_slate, spread_dossiers
 from tests.web.html import parse
 from thudo.core.clock import now, today_vn
 from thudo.dossiers.models import Dossier
@@ -39,6 +39,7 @@ async def _data(db: AsyncSession, factory: async_sessionmaker[AsyncSession]) -> 
 async def test_a_city_leader_sees_the_city_ranks_wards_and_drills_down(
     client: httpx.AsyncClient, db: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
+    await clean_slate(db)
     month = await _data(db, session_factory)
     headers = await _leader(db, "HN")
     page = await client.get("/lanh-dao/chi-so", headers=headers)
@@ -86,6 +87,7 @@ async def test_a_city_leader_sees_the_city_ranks_wards_and_drills_down(
 async def test_a_ward_leader_drills_down_only_into_her_ward_and_citizens_are_refused(
     client: httpx.AsyncClient, db: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
+    await clean_slate(db)
     month = await _data(db, session_factory)
     headers = await _leader(db, "HN-UBND-00004", "Lê Thị Phường")
     mine = f"/lanh-dao/chi-so/dossiers_online_share/don-vi/HN-UBND-00004?thang={month}"

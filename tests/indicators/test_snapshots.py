@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.indicators.helpers import spread_dossiers, vn
+from tests.indicators.helpers import clean_slate, spread_dossiers, vn
 from thudo.core.clock import today_vn
 from thudo.core.errors import DomainError
 from thudo.core.settings import Settings
@@ -61,6 +61,7 @@ async def test_a_month_is_published_signed_and_never_altered(
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    await clean_slate(db)
     month = await _month_of_data(db, session_factory)
     monkeypatch.setattr("thudo.indicators.snapshots.previous_month", lambda: month)
     first = await publish_due(db, settings)

@@ -21,6 +21,20 @@ router = APIRouter(prefix="/api/3/action", tags=["open data (CKAN)"], dependenci
 MAX_LIMIT = 32_000
 
 
+def _get_and_post(path: str, summary: str) -> Any:
+    """One endpoint answering GET and POST, as CKAN does, each with its own operation id."""
+
+    def register(endpoint: Any) -> Any:
+        for method in ("GET", "POST"):
+            router.add_api_route(
+                path, endpoint, methods=[method], summary=summary,
+                operation_id=f"ckan_{path.strip('/')}_{method.lower()}",
+            )  # fmt: skip
+        return endpoint
+
+    return register
+
+
 class CkanError(Exception):
     def __init__(self, status: int, kind: str, message: str, field: str | None = None) -> None:
         self.status, self.kind, self.message, self.field = status, kind, message, field
@@ -107,12 +121,12 @@ async def _dataset(session: AsyncSession, name: Any) -> opendata.Dataset:
     return found
 
 
-@router.api_route("/package_list", methods=["GET", "POST"], summary="CKAN: dataset names")
+@_get_and_post("/package_list", "CKAN: dataset names")
 async def package_list(request: Request, session: SessionDep) -> JSONResponse:
     return _ok(request, "package_list", [d.name for d in await opendata.available(session)])
 
 
-@router.api_route("/package_show", methods=["GET", "POST"], summary="CKAN: one dataset")
+@_get_and_post("/package_show", "CKAN: one dataset")
 async def package_show(request: Request, session: SessionDep) -> JSONResponse:
     try:
         params = await _params(request)
@@ -122,7 +136,7 @@ async def package_show(request: Request, session: SessionDep) -> JSONResponse:
     return _ok(request, "package_show", package(request, d))
 
 
-@router.api_route("/package_search", methods=["GET", "POST"], summary="CKAN: search datasets")
+@_get_and_post("/package_search", "CKAN: search datasets")
 async def package_search(request: Request, session: SessionDep) -> JSONResponse:
     try:
         params = await _params(request)
@@ -149,7 +163,7 @@ async def package_search(request: Request, session: SessionDep) -> JSONResponse:
     )  # fmt: skip
 
 
-@router.api_route("/datastore_search", methods=["GET", "POST"], summary="CKAN: a dataset's records")
+@_get_and_post("/datastore_search", "CKAN: a dataset's records")
 async def datastore_search(request: Request, session: SessionDep) -> JSONResponse:
     try:
         params = await _params(request)
