@@ -584,15 +584,21 @@ def _not_held(reservation: Reservation, field: str = "code") -> DomainError:
 async def expire_holds(session: AsyncSession, *, batch: int = 500) -> int:
     """Release holds past their time: held → expired, and the lot's counter given back."""
     at = now()
-    ids = (
-        select(Reservation.id)
-        .where(Reservation.status == HELD, Reservation.held_until < at)
-        .limit(batch)
+    # Read first: when nothing is due (the usual case) nothing is written, so the task
+    # does not take SQLite's write lock every round for nothing.
+    ids = list(
+        await session.scalars(
+            select(Reservation.id)
+            .where(Reservation.status == HELD, Reservation.held_until < at)
+            .limit(batch)
+        )
     )
+    if not ids:
+        return 0
     rows = list(
         await session.execute(
             update(Reservation)
-            .where(Reservation.id.in_(ids.scalar_subquery()), Reservation.status == HELD)
+            .where(Reservation.id.in_(ids), Reservation.status == HELD)
             .values(status=EXPIRED, updated_at=at)
             .returning(Reservation.lot_id, Reservation.vehicle_type)
             .execution_options(synchronize_session=False)
