@@ -39,7 +39,7 @@ WEBHOOK_SECRET = "browser-parking-webhook-secret-0123456789"
 
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The platform (web and jobs) with a known sandbox-bank webhook secret."""
+    """The platform (web only) with a known sandbox-bank webhook secret."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -52,9 +52,21 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "THUDO_LOG_LEVEL": "WARNING",
         "THUDO_BASE_URL": base,
         "THUDO_PAYMENT_WEBHOOK_SECRETS": json.dumps({SANDBOX_BANK: WEBHOOK_SECRET}),
+        # No periodic tasks: they would write to the suite's shared database (indicators
+        # computed ahead of their tests); the gate panel's poll opens the gate by itself.
+        "THUDO_JOBS_IN_WEB": "false",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "thudo.cli", "serve", "--port", str(port), "--no-access-log"],
+        [
+            sys.executable,
+            "-m",
+            "thudo.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--no-jobs",
+        ],
         env=env,
         cwd=Path(__file__).resolve().parents[2],
     )
