@@ -39,6 +39,7 @@ async def coverage(request: Request, personal_id: PathId, actor: Checker, purpos
         )  # fmt: skip
     else:
         async with state.session_factory() as session:
+            await service.write_lock(session)  # the read is audited: a write
             answer = await service.check_coverage(
                 session=session, personal_id=personal_id, actor=actor,
                 facility_code=facility_code, purpose=purpose,
