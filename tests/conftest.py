@@ -151,3 +151,9 @@ def admin_headers() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: their live server (and the jobs process it starts, which writes
+    to the shared test database) then runs only beside them, never beside the rest."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
