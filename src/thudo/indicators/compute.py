@@ -285,6 +285,11 @@ async def compute(
             if definition.kind == "flow" and first < today and progress is None:
                 first = await _first_day_with_data(session, definition, first, today, at)
             days = [first + dt.timedelta(days=i) for i in range((today - first).days + 1)]
+            if definition.kind == "stock" and progress is None:
+                # A past month's stock is its last day: a first computation needs only the
+                # month ends (and the current month's days), not one scan per past day.
+                current = today.replace(day=1)
+                days = [d for d in days if d >= current or (d + dt.timedelta(days=1)).day == 1]
             computed = [await compute_day(session, definition, d, as_of=at) for d in days]
             await _store_days(session, definition, computed, at)
             for month in sorted({month_of(d) for d in days}):
