@@ -110,3 +110,41 @@ async def test_reports_surveys_and_health_figures_equal_direct_counts(
     assert verified == (3, 4)
     assert (await _figure(db, "survey_participation", "HN-UBND-00070"))[0] == 3
     assert (await _figure(db, "survey_participation", "HN"))[0] == 3
+
+
+async def test_catalog_e_id_and_payment_figures_equal_direct_counts(
+    db: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    from thudo.core.clock import today_vn
+    from thudo.identity.models import Account
+    from thudo.indicators.compute import adult_born_by
+    from thudo.procedures.models import Procedure
+    from thudo.registry.models import Citizen
+
+    await clean_slate(db)
+    for i, level in enumerate([2, 2, 1]):
+        await citizen(db, f"Người Lớn Số {i}", "00070", level=level)
+    await citizen(db, "Không Tài Khoản", "00070", account=False)
+    await db.commit()
+    today = today_vn()
+    await compute(session_factory, today=today, since=today, force=True)
+    count = select(func.count())
+    assert await _figure(db, "procedures_online_share", "HN", today) == (
+        await db.scalar(count.select_from(Procedure).where(Procedure.online_level.in_(["full", "partial"]))),
+        await db.scalar(count.select_from(Procedure)),
+    )  # fmt: skip
+    adults = (
+        Citizen.status == "alive",
+        Citizen.birth_date <= adult_born_by(today),
+        Citizen.permanent_ward_code == "00070",
+    )
+    level2 = await db.scalar(
+        count.select_from(Citizen)
+        .join(Account, Account.personal_id == Citizen.personal_id)
+        .where(*adults, Account.level == 2, Account.status == "active")
+    )
+    assert await _figure(db, "eid_level2_adult_share", "HN-UBND-00070", today) == (
+        level2,
+        await db.scalar(count.select_from(Citizen).where(*adults)),
+    )
+    assert level2 and level2 >= 2
