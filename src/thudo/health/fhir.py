@@ -10,6 +10,8 @@ types, malformed dates and missing required elements are refused, each named by 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import datetime as dt
 import os
 import re
@@ -196,13 +198,32 @@ PARALLEL_FROM = 1000
 _pool: ProcessPoolExecutor | None = None
 
 
+def _die_with_parent() -> None:
+    """In each pool process: SIGTERM when the web worker that made the pool dies (uvicorn
+    stops its workers by signal, so no exit handler of theirs would stop the pool)."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _validation_pool() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
+        atexit.register(_shutdown_pool)
         _pool = ProcessPoolExecutor(
-            max_workers=os.cpu_count() or 2, mp_context=get_context("spawn")
+            initializer=_die_with_parent,
+            max_workers=os.cpu_count() or 2,
+            mp_context=get_context("spawn"),
         )
     return _pool
+
+
+def _shutdown_pool() -> None:
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def validate_lines_parallel(
