@@ -260,21 +260,14 @@ async def compute(
                 if not got:
                     continue
             progress = await session.get(IndicatorProgress, definition.code)
-            if progress is not None and progress.definition_hash != definition.fingerprint:
-                await session.execute(
-                    delete(IndicatorDay).where(IndicatorDay.indicator_code == definition.code)
-                )
-                await session.execute(
-                    delete(IndicatorMonth).where(IndicatorMonth.indicator_code == definition.code)
-                )
-                await session.delete(progress)
-                await session.flush()
-                progress = None
-            if progress is None:
+            changed = progress is not None and progress.definition_hash != definition.fingerprint
+            fresh_start = progress is None or changed
+            if fresh_start:
                 first = today - dt.timedelta(days=definition.backfill_days)
                 if since is not None:
                     first = max(first, since)
             else:
+                assert progress is not None
                 first = (progress.complete_through or today) + dt.timedelta(days=1)
                 fresh = at - progress.computed_at < dt.timedelta(minutes=definition.refresh_minutes)
                 if first >= today and fresh and not force:
@@ -282,18 +275,29 @@ async def compute(
                 first = min(first, today)
             if definition.kind == "stock" and definition.backfill_days == 0:
                 first = today  # its formula only knows the present: no past day is made up
-            if definition.kind == "flow" and first < today and progress is None:
+            if definition.kind == "flow" and first < today and fresh_start:
                 first = await _first_day_with_data(session, definition, first, today, at)
             days = [first + dt.timedelta(days=i) for i in range((today - first).days + 1)]
-            if definition.kind == "stock" and progress is None:
+            if definition.kind == "stock" and fresh_start:
                 # A past month's stock is its last day: a first computation needs only the
                 # month ends (and the current month's days), not one scan per past day.
                 current = today.replace(day=1)
                 days = [d for d in days if d >= current or (d + dt.timedelta(days=1)).day == 1]
             computed = [await compute_day(session, definition, d, as_of=at) for d in days]
+            if dialect_name(session) == "sqlite":
+                # End the (long) read transaction: SQLite cannot turn a read transaction into
+                # a write once another connection has written (the jobs process writes every
+                # second), so the writes below start a transaction of their own.
+                await session.rollback()
+            if changed:
+                for model in (IndicatorDay, IndicatorMonth):
+                    await session.execute(
+                        delete(model).where(model.indicator_code == definition.code)
+                    )
             await _store_days(session, definition, computed, at)
             for month in sorted({month_of(d) for d in days}):
                 await roll_up_month(session, definition, month, at)
+            progress = await session.get(IndicatorProgress, definition.code)
             if progress is None:
                 progress = IndicatorProgress(indicator_code=definition.code)
                 session.add(progress)
