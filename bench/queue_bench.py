@@ -22,6 +22,7 @@ import psycopg
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+import thudo.core.models  # noqa: F401  (every table, for the foreign keys)
 from bench.indicators_bench import _pct, _read
 from bench.server import machine, running_server
 from thudo.core.clock import now

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -77,6 +78,24 @@ class Dossier(Base):
     __table_args__ = (
         # The officer queue: a unit's dossiers in a state, soonest due first.
         Index("ix_dossier_queue", "unit_code", "state", "due_at"),
+        # The work queue: a unit's open dossiers, soonest due first.
+        Index(
+            "ix_dossier_open_queue",
+            "unit_code",
+            "due_at",
+            "id",
+            postgresql_where=text("timer_completed_at IS NULL"),
+            sqlite_where=text("timer_completed_at IS NULL"),
+        ),
+        # A unit's ratings: the newest, their count and average (index-only).
+        Index(
+            "ix_dossier_unit_ratings",
+            "unit_code",
+            "rated_at",
+            "rating",
+            postgresql_where=text("rating IS NOT NULL"),
+            sqlite_where=text("rating IS NOT NULL"),
+        ),
         Index("ix_dossier_applicant", "applicant_personal_id", "created_at"),
         # Indicators count each day's submissions, completions and ratings.
         Index("ix_dossier_submitted", "submitted_at"),

@@ -947,20 +947,24 @@ async def queue(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Dossier], int]:
-    """The dossiers of some units, soonest due first (drafts are the applicant's own)."""
+    """The dossiers of some units in work, soonest due first (drafts are the applicant's
+    own). Without a `state`, the open ones (their clock not stopped): a queue is what is left
+    to do, and the partial index `ix_dossier_open_queue` serves it in due order however many
+    completed dossiers a unit has; with a `state`, that state's, completed or not."""
     at = clock.now()
     conditions: list[Any] = [
         Dossier.unit_code.in_(list(units)), Dossier.state.not_in([DRAFT, AWAITING_PAYMENT]),
     ]  # fmt: skip
     if state:
         conditions.append(Dossier.state == state)
+    if not state or standing_filter in ("overdue", "due_soon"):
+        # Once only: a repeated condition misleads PostgreSQL's row estimate (and its plan).
+        conditions.append(Dossier.timer_completed_at.is_(None))
     if standing_filter == "overdue":
-        conditions += [Dossier.timer_completed_at.is_(None), Dossier.due_at <= at]
+        conditions.append(Dossier.due_at <= at)
     elif standing_filter == "due_soon":
         soon = calendar.add_working_time(at, calendar.WORKDAY)
-        conditions += [
-            Dossier.timer_completed_at.is_(None), Dossier.due_at > at, Dossier.due_at <= soon,
-        ]  # fmt: skip
+        conditions += [Dossier.due_at > at, Dossier.due_at <= soon]
     if assignee_ref:
         conditions.append(Dossier.assignee_ref == assignee_ref)
     if unassigned:
@@ -970,7 +974,7 @@ async def queue(
     rows = await session.scalars(
         select(Dossier)
         .where(where)
-        .order_by(Dossier.due_at.is_(None), Dossier.due_at, Dossier.id)
+        .order_by(Dossier.due_at.asc().nulls_last(), Dossier.id)
         .limit(limit)
         .offset(offset)
     )
