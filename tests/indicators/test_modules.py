@@ -148,3 +148,52 @@ async def test_catalog_e_id_and_payment_figures_equal_direct_counts(
         await db.scalar(count.select_from(Citizen).where(*adults)),
     )
     assert level2 and level2 >= 2
+
+
+async def test_payment_and_delegation_figures_equal_direct_counts(
+    db: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    from thudo.payments.models import Invoice
+    from thudo.procedures.models import Delegation, Procedure
+
+    await clean_slate(db)
+    unit = await db.scalar(select(Unit).where(Unit.code == "HN-STP"))
+    assert unit is not None
+    at = now()
+    for i, provider in enumerate(["sandbox-bank", "sandbox-card", "cash", None]):
+        paid = provider is not None
+        db.add(Invoice(
+            code=f"HDT{i:05d}", payer_name="Người Nộp", purpose="dossier_fee", reference=f"r{i}",
+            description="Lệ phí", amount=200_000, unit_id=unit.id, bank_bin="970415",
+            account_number="1130000", due_at=at + dt.timedelta(days=1),
+            status="paid" if paid else "open", paid_at=vn(DAY, 10 + i) if paid else None,
+            paid_amount=200_000 if paid else 0, provider=provider, created_by="test",
+            created_at=at, updated_at=at,
+        ))  # fmt: skip
+    procedure = await db.scalar(select(Procedure).order_by(Procedure.code).limit(1))
+    assert procedure is not None
+    db.add(Delegation(
+        procedure_id=procedure.id, unit_code="HN-UBND-00070", unit_name="UBND phường Hoàn Kiếm",
+        unit_name_en="Hoan Kiem ward", decision_number="99/QĐ-UBND",
+        effective_from=DAY - dt.timedelta(days=5), effective_to=DAY + dt.timedelta(days=5),
+    ))  # fmt: skip
+    await db.commit()
+    await compute(session_factory, today=DAY, since=DAY - dt.timedelta(days=1), force=True)
+    start, end = day_window(DAY)
+    paid = (Invoice.unit_id == unit.id, Invoice.paid_at >= start, Invoice.paid_at < end)
+    count = select(func.count()).select_from(Invoice)
+    assert (
+        await _figure(db, "payments_cashless_share", "HN-STP")
+        == (
+            await db.scalar(count.where(*paid, Invoice.provider != "cash")),
+            await db.scalar(count.where(*paid)),
+        )
+        == (2, 3)
+    )
+    in_force = await db.scalar(
+        select(func.count(func.distinct(Delegation.procedure_id))).where(
+            Delegation.effective_from <= DAY,
+            (Delegation.effective_to.is_(None)) | (Delegation.effective_to >= DAY),
+        )
+    )
+    assert (await _figure(db, "procedures_delegated", "HN"))[0] == in_force
