@@ -19,3 +19,12 @@ def test_a_minority_have_convictions_some_expunged_and_the_draw_is_repeatable() 
     assert all(r.judgment_date > dt.date(1998, 1, 1) for r in rows)
     again = records_for(convicted[0], dt.date(1980, 1, 1))
     assert [r.judgment_number for r in again] == [r.judgment_number for r in drawn[convicted[0]]]
+
+
+def test_one_persons_judgments_never_share_a_number() -> None:
+    """Young people's judgments are clamped into the same recent year: before numbers were
+    split by parity, a seed of 200,000 citizens broke the (personal_id, number) key."""
+    for n in range(1, 40_001):
+        pid = make_personal_id("001", 2005, "female", n)
+        numbers = [r.judgment_number for r in records_for(pid, dt.date(2005, 6, 1))]
+        assert len(numbers) == len(set(numbers)), pid

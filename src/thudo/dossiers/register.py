@@ -54,7 +54,8 @@ def records_for(personal_id: str, birth_date: dt.date) -> list[JudicialRecord]:
             JudicialRecord(
                 personal_id=personal_id,
                 court=COURTS[(draw >> 4) % len(COURTS)],
-                judgment_number=f"{(draw >> 12) % 900 + 10}/{judged.year}/HS-ST",
+                # Odd or even by n: one person's two judgments never share a number.
+                judgment_number=f"{(draw >> 12) % 450 * 2 + 10 + n}/{judged.year}/HS-ST",
                 judgment_date=judged,
                 offence=offence,
                 sentence=sentence,
