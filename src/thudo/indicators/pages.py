@@ -54,6 +54,17 @@ def _status(request: Request, d: Definition, figure: service.Figure | None) -> M
     return badges[key]
 
 
+def _points(
+    d: Definition, trend: dict[str, service.Figure], months: list[str], lang: str
+) -> list[tuple[str, float | None, str]]:
+    """(month label, value, value text) for a chart and its table."""
+    values = [trend[m].value if m in trend else None for m in months]
+    return [
+        (month_label(m), v, service.format_value(d, v, lang))
+        for m, v in zip(months, values, strict=True)
+    ]
+
+
 def may_drill(actor: Actor, unit_code: str) -> bool:
     units = actor.units_for(Permission.REPORT_READ)
     return CITY_CODE in units or unit_code in units
@@ -77,11 +88,7 @@ async def dashboard(
     for d in defs:
         trend = figures[d.code]
         now_figure = trend.get(current)
-        points = [
-            (month_label(m), trend[m].value if m in trend else None,
-             service.format_value(d, trend[m].value if m in trend else None, lang))
-            for m in months
-        ]  # fmt: skip
+        points = _points(d, trend, months, lang)
         cards.append(
             {
                 "d": d,
@@ -124,11 +131,7 @@ async def indicator_page(
     d = await service.get_definition(session, code, settings.indicators_dir)
     months = service.previous_months(current, TREND_MONTHS)
     trend = (await service.city_figures(session, [d], months))[d.code]
-    points = [
-        (month_label(m), trend[m].value if m in trend else None,
-         service.format_value(d, trend[m].value if m in trend else None, lang))
-        for m in months
-    ]  # fmt: skip
+    points = _points(d, trend, months, lang)
     figures = await service.unit_figures(session, d, current)
     groups = []
     for kinds, title in UNIT_GROUPS:
