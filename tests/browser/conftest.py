@@ -52,6 +52,7 @@ def live_server(
         "THUDO_ADMIN_TOKEN": ADMIN_TOKEN,
         "THUDO_SECRET_KEY": "browser-test-secret-key-0123456789abcdef",
         "THUDO_LOG_LEVEL": "WARNING",
+        "THUDO_INDICATORS_JOBS": "false",
     }
     proc = subprocess.Popen(
         [

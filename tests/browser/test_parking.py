@@ -50,6 +50,7 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "THUDO_ADMIN_TOKEN": ADMIN_TOKEN,
         "THUDO_SECRET_KEY": "browser-test-secret-key-0123456789abcdef",
         "THUDO_LOG_LEVEL": "WARNING",
+        "THUDO_INDICATORS_JOBS": "false",
         "THUDO_BASE_URL": base,
         "THUDO_PAYMENT_WEBHOOK_SECRETS": json.dumps({SANDBOX_BANK: WEBHOOK_SECRET}),
         # No periodic tasks: they would write to the suite's shared database (indicators

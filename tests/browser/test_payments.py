@@ -60,6 +60,7 @@ def servers(
         "THUDO_ADMIN_TOKEN": ADMIN_TOKEN,
         "THUDO_SECRET_KEY": "browser-test-secret-key-0123456789abcdef",
         "THUDO_LOG_LEVEL": "WARNING",
+        "THUDO_INDICATORS_JOBS": "false",
         "THUDO_BASE_URL": platform,
         "THUDO_SANDBOX_BANK_URL": bank,
         "THUDO_SANDBOX_PLATFORM_URL": platform,

@@ -111,6 +111,7 @@ async def external_provider(tmp_path: Path) -> AsyncIterator[ExternalProvider]:
             "THUDO_DATA_DIR": str(tmp_path / "vneid-var"), "THUDO_BASE_URL": issuer,
             "THUDO_SECRET_KEY": "external-provider-secret-0123456789abcdef",
             "THUDO_LOG_LEVEL": "WARNING",
+        "THUDO_INDICATORS_JOBS": "false",
         }  # fmt: skip
         proc = _serve(env, port)
         try:

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     sms_sender: str = "dev"
     # More indicator definitions (TOML, see docs/indicators.md), beside the shipped ones.
     indicators_dir: str | None = None
+    # Compute and publish the indicators in the jobs process (off for test servers that
+    # share one SQLite file with a test run; the tests compute explicitly).
+    indicators_jobs: bool = True
     # Where e-mail goes: an SMTP relay, smtp://user:pass@host:587 (STARTTLS when offered)
     # or smtps://…:465; empty sends nothing (read them at /dev/mailbox in development).
     smtp_url: SecretStr | None = None

@@ -28,6 +28,8 @@ class PeriodicTask:
     name: str
     interval_s: float
     run: Callable[[Factory], Awaitable[int]]
+    # Work that is not urgent waits a little after start: a process (re)starting is busy.
+    first_after_s: float = 0.0
 
 
 def periodic_tasks() -> list[PeriodicTask]:
@@ -49,8 +51,7 @@ def periodic_tasks() -> list[PeriodicTask]:
         PeriodicTask("notify.deliver", 5.0, deliver_messages),
         PeriodicTask("payments.expire", 60.0, expire_once),
         PeriodicTask("dossiers.settle_payments", 2.0, dossier_tasks.settle_payments_once),
-        PeriodicTask("indicators.compute", 60.0, compute_indicators),
-        PeriodicTask("indicators.publish", 3600.0, publish_monthly),
+        *indicator_tasks(compute_indicators, publish_monthly),
         PeriodicTask("parking.expire_holds", 30.0, parking_tasks.expire_holds_once),
         PeriodicTask("parking.settle_payments", 2.0, parking_tasks.settle_paid_once),
         PeriodicTask("participation.publish_results", 60.0, publish_results_once),
@@ -58,7 +59,23 @@ def periodic_tasks() -> list[PeriodicTask]:
     ]
 
 
+def indicator_tasks(
+    compute: Callable[[Factory], Awaitable[int]], publish: Callable[[Factory], Awaitable[int]]
+) -> list[PeriodicTask]:
+    """The indicators' computation and monthly publication, unless THUDO_INDICATORS_JOBS is
+    false (test servers sharing a SQLite file with a test run)."""
+    from thudo.core.settings import get_settings
+
+    if not get_settings().indicators_jobs:
+        return []
+    return [
+        PeriodicTask("indicators.compute", 60.0, compute, first_after_s=30.0),
+        PeriodicTask("indicators.publish", 3600.0, publish, first_after_s=90.0),
+    ]
+
+
 async def _every(task: PeriodicTask, factory: Factory) -> None:
+    await asyncio.sleep(task.first_after_s)
     while True:
         try:
             done = await task.run(factory)
