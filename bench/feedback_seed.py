@@ -24,9 +24,10 @@ import time
 import psycopg
 from sqlalchemy.engine import make_url
 
+from bench.people import copy_table
 from bench.server import machine
 from thudo.core.clock import now, to_vn
-from thudo.core.db import copy_lines, create_engine, session_factory
+from thudo.core.db import create_engine, session_factory
 from thudo.core.migrate import upgrade
 from thudo.core.text import fold
 from thudo.feedback import moderation, service
@@ -166,22 +167,8 @@ def main() -> None:
             return units
 
         units = asyncio.run(reference())
-        conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         started = time.perf_counter()
-        with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-            with cur.copy(f"COPY feedback_report ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                batch: list[tuple[object, ...]] = []
-                for row in rows(args.reports, args.seed, units):
-                    batch.append(row)
-                    if len(batch) == 20_000:
-                        copy.write("".join(copy_lines(batch)))
-                        batch.clear()
-                if batch:
-                    copy.write("".join(copy_lines(batch)))
-            conn.commit()
-            loaded = time.perf_counter() - started
-            conn.autocommit = True
-            cur.execute("VACUUM ANALYZE feedback_report")
+        loaded = copy_table(url, "feedback_report", COLUMNS, rows(args.reports, args.seed, units))
         total = time.perf_counter() - started
         print(machine())
         print(f"{args.reports:,} reports loaded in {loaded:.1f} s "

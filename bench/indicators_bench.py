@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import hashlib
 import random
 import secrets
 import statistics
@@ -30,9 +29,10 @@ import psycopg
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from bench.people import copy_table, staff_cookie
 from bench.server import machine, running_server
 from thudo.core.clock import VN_TZ, now, today_vn
-from thudo.core.db import copy_lines, create_engine, session_factory
+from thudo.core.db import create_engine, session_factory
 from thudo.core.migrate import upgrade
 
 COLUMNS = (
@@ -107,25 +107,8 @@ async def _prepare(url: str, dossiers: int) -> None:
     finally:
         await engine.dispose()
     started = time.perf_counter()
-    _copy(url, "dossier", COLUMNS, dossier_rows(dossiers, units, procedures))
+    copy_table(url, "dossier", COLUMNS, dossier_rows(dossiers, units, procedures))
     print(f"{dossiers:,} dossiers loaded with COPY in {time.perf_counter() - started:.0f} s")
-
-
-def _copy(url: str, table: str, columns: tuple[str, ...], rows) -> None:  # type: ignore[no-untyped-def]
-    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            batch: list[tuple[object, ...]] = []
-            for row in rows:
-                batch.append(row)
-                if len(batch) == 20_000:
-                    copy.write("".join(copy_lines(batch)))
-                    batch.clear()
-            if batch:
-                copy.write("".join(copy_lines(batch)))
-        conn.commit()
-        conn.autocommit = True
-        cur.execute(f"VACUUM ANALYZE {table}")
 
 
 async def _reports(url: str, count: int) -> None:
@@ -142,70 +125,15 @@ async def _reports(url: str, count: int) -> None:
     finally:
         await engine.dispose()
     started = time.perf_counter()
-    _copy(url, "feedback_report", feedback_seed.COLUMNS, feedback_seed.rows(count, 6, units))
+    copy_table(url, "feedback_report", feedback_seed.COLUMNS, feedback_seed.rows(count, 6, units))
     print(f"{count:,} reports loaded with COPY in {time.perf_counter() - started:.0f} s")
 
 
 async def _leader(url: str) -> str:
-    from thudo.identity.models import Account, RoleGrant, Session, Unit
-    from thudo.registry.models import Citizen
-
-    engine = create_engine(url)
-    try:
-        async with session_factory(engine)() as session:
-            at = now()
-            session.add(Citizen(
-                personal_id="001180000001", full_name="Lãnh Đạo Đo Tải", search_name="lanh dao do tai",
-                birth_date=dt.date(1980, 1, 1), sex="male", permanent_ward_code="00004",
-                permanent_address="Số 1 Lê Lai", created_at=at, updated_at=at,
-            ))  # fmt: skip
-            await session.flush()
-            account = Account(personal_id="001180000001", phone="0390009999", password_hash="x",
-                              level=2, status="active", failed_attempts=0, created_at=at, updated_at=at)  # fmt: skip
-            session.add(account)
-            await session.flush()
-            city = await session.scalar(select(Unit.id).where(Unit.code == "HN"))
-            session.add(
-                RoleGrant(
-                    account_id=account.id,
-                    role="leader",
-                    unit_id=city,
-                    granted_by="bench",
-                    granted_at=at,
-                )
-            )
-            cookie = secrets.token_urlsafe(32)
-            session.add(Session(
-                token_hash=hashlib.sha256(cookie.encode()).hexdigest(), account_id=account.id,
-                amr=["pwd", "otp"], acr="eid:level2", auth_time=at, expires_at=at + dt.timedelta(hours=8),
-            ))  # fmt: skip
-            await session.commit()
-            return cookie
-    finally:
-        await engine.dispose()
-
-
-async def _session(url: str) -> str:
-    """A fresh session for the leader an earlier run made."""
-    from thudo.identity.models import Account, Session
-
-    engine = create_engine(url)
-    try:
-        async with session_factory(engine)() as session:
-            account = await session.scalar(
-                select(Account).where(Account.personal_id == "001180000001")
-            )
-            if account is None:  # the earlier run stopped before it made the leader
-                return await _leader(url)
-            cookie, at = secrets.token_urlsafe(32), now()
-            session.add(Session(
-                token_hash=hashlib.sha256(cookie.encode()).hexdigest(), account_id=account.id,
-                amr=["pwd", "otp"], acr="eid:level2", auth_time=at, expires_at=at + dt.timedelta(hours=8),
-            ))  # fmt: skip
-            await session.commit()
-            return cookie
-    finally:
-        await engine.dispose()
+    return await staff_cookie(
+        url, personal_id="001180000001", name="Lãnh Đạo Đo Tải", phone="0390009999",
+        role="leader", unit_code="HN",
+    )  # fmt: skip
 
 
 async def _read(base: str, path: str, cookie: str, seconds: float, users: int = 4) -> list[float]:
@@ -275,7 +203,7 @@ def main() -> None:
         print(
             f"{'incremental' if args.reuse else 'first'} computation (every indicator): {took:.1f} s"
         )
-        cookie = asyncio.run(_leader(url)) if not args.reuse else asyncio.run(_session(url))
+        cookie = asyncio.run(_leader(url))
         month = today_vn().strftime("%Y-%m")
         with running_server(url, workers=2, env={"THUDO_JOBS_IN_WEB": "false"}) as base:
             for path in (

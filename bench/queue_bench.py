@@ -13,55 +13,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import hashlib
-import secrets
 import statistics
 
 import psycopg
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 import thudo.core.models  # noqa: F401  (every table, for the foreign keys)
 from bench.indicators_bench import _pct, _read
+from bench.people import staff_cookie
 from bench.server import machine, running_server
-from thudo.core.clock import now
-from thudo.core.db import create_engine, session_factory
 
 
 async def _officer(url: str, unit_code: str) -> str:
-    from thudo.identity.models import Account, RoleGrant, Session, Unit
-    from thudo.registry.models import Citizen
-
-    engine = create_engine(url)
-    try:
-        async with session_factory(engine)() as session:
-            at = now()
-            pid = "001185000002"
-            if await session.get(Citizen, pid) is None:
-                session.add(Citizen(
-                    personal_id=pid, full_name="Cán Bộ Một Cửa Đo Tải", search_name="can bo",
-                    birth_date=dt.date(1985, 1, 1), sex="female", permanent_ward_code="00004",
-                    permanent_address="Số 2 Lê Lai", created_at=at, updated_at=at,
-                ))  # fmt: skip
-                await session.flush()
-                account = Account(personal_id=pid, phone="0390009998", password_hash="x", level=2,
-                                  status="active", failed_attempts=0, created_at=at, updated_at=at)  # fmt: skip
-                session.add(account)
-                await session.flush()
-                unit = await session.scalar(select(Unit.id).where(Unit.code == unit_code))
-                session.add(RoleGrant(account_id=account.id, role="one_stop_officer", unit_id=unit,
-                                      granted_by="bench", granted_at=at))  # fmt: skip
-            account_id = await session.scalar(select(Account.id).where(Account.personal_id == pid))
-            cookie = secrets.token_urlsafe(32)
-            session.add(Session(
-                token_hash=hashlib.sha256(cookie.encode()).hexdigest(), account_id=account_id,
-                amr=["pwd", "otp"], acr="eid:level2", auth_time=at, expires_at=at + dt.timedelta(hours=8),
-            ))  # fmt: skip
-            await session.commit()
-            return cookie
-    finally:
-        await engine.dispose()
+    return await staff_cookie(
+        url, personal_id="001185000002", name="Cán Bộ Một Cửa Đo Tải", phone="0390009998",
+        role="one_stop_officer", unit_code=unit_code,
+    )  # fmt: skip
 
 
 def main() -> None:
