@@ -44,6 +44,36 @@ def free_port() -> int:
         return port
 
 
+_SERVERS: dict[str, int] = {}
+
+
+def _tree(pid: int) -> list[int]:
+    """pid and its descendants (uvicorn's parent, its workers, the jobs process)."""
+    found = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return found
+    for child in children:
+        found += _tree(int(child))
+    return found
+
+
+def server_cpu_seconds(base: str) -> float:
+    """CPU time (user + system, every thread) used so far by the server started at `base`
+    and all its processes: read before and after a run, the difference over the requests
+    answered is what one request costs the web tier, however busy the rest of the machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in _tree(_SERVERS[base]):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / tick
+
+
 @contextmanager
 def running_server(
     database_url: str, *, workers: int = 2, env: dict[str, str] | None = None
@@ -68,6 +98,7 @@ def running_server(
         cwd=REPO,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+    _SERVERS[base] = proc.pid
     try:
         deadline = time.monotonic() + 180  # a loaded 2-core machine needs more than a minute
         while True:
@@ -81,6 +112,7 @@ def running_server(
             time.sleep(0.3)
         yield base
     finally:
+        _SERVERS.pop(base, None)
         proc.terminate()
         try:
             proc.wait(timeout=15)
@@ -117,14 +149,30 @@ def wrk(
     threads: int = 2,
     seconds: int = 15,
     script: str | None = None,
+    rate: int | None = None,
 ) -> WrkResult:
-    """Run wrk (Debian package `wrk`) against url and parse its report."""
+    """Run wrk (Debian package `wrk`) against url and parse its report.
+
+    With `rate`, each connection waits before each request so that all of them together
+    send about `rate` requests a second (wrk's `delay`): latency measured at a given load
+    rather than at saturation, where a closed loop measures mostly its own queue.
+    """
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    if script:
-        cmd += ["-s", script]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        if rate:
+            # c connections waiting d ms give about c / (d + latency) requests a second.
+            wait_ms = max(1, round(connections / rate * 1000) - 2)
+            paced = os.path.join(tmp, "paced.lua")
+            with open(paced, "w") as fh:
+                if script:
+                    fh.write(f"dofile({str(script)!r})\n")
+                fh.write(f"delay = function() return {wait_ms} end\n")
+            script = paced
+        if script:
+            cmd += ["-s", script]
+        out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
 
