@@ -212,3 +212,23 @@ async def test_with_redis_every_process_counts_against_the_same_limit(
     wait = await second.hit("resend", "203.0.113.7")
     assert wait is not None and 0 < wait <= 600
     assert await second.hit("resend", "203.0.113.8") is None  # another address
+
+
+async def test_in_memory_an_address_may_try_again_once_its_window_has_passed(
+    settings: Settings,
+) -> None:
+    from thudo.web.security import ProcessWindows, RateLimiter
+
+    clock = [1000.0]
+    limiter = RateLimiter(settings.model_copy(update={"redis_url": None}))
+    limiter.local = ProcessWindows(clock=lambda: clock[0])
+    assert [await limiter.hit("resend", "203.0.113.7") for _ in range(5)] == [None] * 5
+    clock[0] += 60
+    assert await limiter.hit("resend", "203.0.113.7") == 541  # the first hit ages out at 600 s
+    assert await limiter.hit("resend", "203.0.113.8") is None  # another address
+    clock[0] += 541
+    assert await limiter.hit("resend", "203.0.113.7") is None
+    # Addresses idle for a whole window are forgotten (memory stays bounded).
+    clock[0] += 3600
+    await limiter.hit("sign_in", "198.51.100.1")
+    assert set(limiter.local._hits) == {("sign_in", "198.51.100.1")}

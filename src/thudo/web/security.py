@@ -18,6 +18,7 @@ sent only when the site is served over https (THUDO_BASE_URL).
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import hmac
 import re
@@ -29,7 +30,7 @@ from urllib.parse import parse_qs
 
 from fastapi import Request, Response
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from markupsafe import Markup, escape
@@ -283,23 +284,63 @@ RATE_LIMITS: dict[str, str] = {
 }
 
 
+class ProcessWindows:
+    """Moving windows kept in this process: one deque of hit times per (limit, address).
+
+    Each hit costs O(1) amortised: a key's old hits are dropped when it is hit again, and
+    keys nobody used for a whole window are swept at most once a minute. (limits' asyncio
+    MemoryStorage walks every key — each through a thread hop — after every hit, so with a
+    city's worth of addresses the walk cost more than the request; measured: sign-in CPU.)
+    """
+
+    SWEEP_EVERY_S = 60.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._hits: dict[tuple[str, str], collections.deque[float]] = {}
+        self._next_sweep = clock() + self.SWEEP_EVERY_S
+
+    def hit(self, name: str, key: str, item: RateLimitItem) -> int | None:
+        at, window = self.clock(), float(item.get_expiry())
+        if at >= self._next_sweep:
+            self._sweep(at)
+        hits = self._hits.setdefault((name, key), collections.deque())
+        while hits and hits[0] <= at - window:
+            hits.popleft()
+        if len(hits) >= item.amount:
+            return max(int(hits[0] + window - at) + 1, 1)
+        hits.append(at)
+        return None
+
+    def _sweep(self, at: float) -> None:
+        self._next_sweep = at + self.SWEEP_EVERY_S
+        longest = max(parse(v).get_expiry() for v in RATE_LIMITS.values())
+        stale = [k for k, hits in self._hits.items() if not hits or hits[-1] <= at - longest]
+        for k in stale:
+            del self._hits[k]
+
+
 class RateLimiter:
-    """Moving-window limits kept in memory, or in Redis when THUDO_REDIS_URL is set."""
+    """Moving-window limits in Redis when THUDO_REDIS_URL is set (shared by every process),
+    else kept in this process."""
 
     def __init__(self, settings: Settings) -> None:
-        storage: Storage
+        self.limiter: MovingWindowRateLimiter | None = None
+        self.local: ProcessWindows | None = None
         if settings.redis_url:
             found = storage_from_string("async+" + settings.redis_url, implementation="redispy")
             assert isinstance(found, Storage)  # "async+" names an asyncio storage
-            storage = found
+            self.limiter = MovingWindowRateLimiter(found)
         else:
-            storage = MemoryStorage()
-        self.limiter = MovingWindowRateLimiter(storage)
+            self.local = ProcessWindows()
         self.items: dict[str, RateLimitItem] = {k: parse(v) for k, v in RATE_LIMITS.items()}
 
     async def hit(self, name: str, key: str) -> int | None:
         """Count one request; None when allowed, else the seconds to wait."""
         item = self.items[name]
+        if self.local is not None:
+            return self.local.hit(name, key, item)
+        assert self.limiter is not None
         if await self.limiter.hit(item, name, key):
             return None
         stats = await self.limiter.get_window_stats(item, name, key)
