@@ -59,19 +59,32 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def server_cpu_seconds(base: str) -> float:
-    """CPU time (user + system, every thread) used so far by the server started at `base`
-    and all its processes: read before and after a run, the difference over the requests
-    answered is what one request costs the web tier, however busy the rest of the machine."""
+def server_cpu_by_process(base: str) -> dict[str, float]:
+    """CPU seconds (user + system, every thread) used so far by each process of the server
+    started at `base`, by "pid command"."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    found: dict[str, float] = {}
     for pid in _tree(_SERVERS[base]):
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total / tick
+        # utime, stime (fields 14 and 15 of stat)
+        found[f"{pid} {command[-60:]}"] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def server_cpu_seconds(base: str, *, jobs: bool = True) -> float:
+    """CPU time used so far by the server started at `base` and all its processes (without
+    the jobs process when `jobs` is False): read before and after a run, the difference over
+    the requests answered is what one request costs the web tier, however busy the rest of
+    the machine."""
+    return sum(
+        spent
+        for process, spent in server_cpu_by_process(base).items()
+        if jobs or " jobs run" not in process
+    )
 
 
 @contextmanager

@@ -337,13 +337,23 @@ async def sign_in_form(request: Request, next: str | None = None) -> HTMLRespons
 
 
 async def _finish_sign_in(
-    request: Request, session: AsyncSession, account: Account, amr: list[str], next_url: str
+    request: Request,
+    session: AsyncSession,
+    account: Account,
+    amr: list[str],
+    next_url: str,
+    *,
+    staff: bool | None = None,
 ) -> Response:
     previous = await current_session(request, session)
     if previous is not None:
         await end_session(session, row=previous)
     value, row = await start_session(
-        session, account=account, amr=amr, user_agent=request.headers.get("user-agent")
+        session,
+        account=account,
+        amr=amr,
+        user_agent=request.headers.get("user-agent"),
+        staff=staff,
     )
     response = _redirect(safe_next(next_url))
     set_session_cookie(response, value, settings=request.app.state.settings, row=row)
@@ -387,7 +397,9 @@ async def sign_in(
             status=exc.status,
         )
     if accepted.second_step is None:
-        return await _finish_sign_in(request, session, accepted.account, ["pwd"], next)
+        return await _finish_sign_in(
+            request, session, accepted.account, ["pwd"], next, staff=accepted.staff
+        )
     step = (
         "/dang-nhap/ma-xac-thuc"
         if accepted.second_step == "totp"

@@ -274,6 +274,7 @@ class PasswordAccepted:
     # The second step still to pass: "totp" (enter a code), "enrol" (staff without a
     # factor yet: set one up now), or None (signed in).
     second_step: str | None
+    staff: bool = False
 
 
 def lock_duration(failures: int) -> dt.timedelta | None:
@@ -340,7 +341,7 @@ async def check_password(
     else:
         second = None
         await signed_in(session, account)
-    return PasswordAccepted(account, second)
+    return PasswordAccepted(account, second, staff)
 
 
 async def signed_in(session: AsyncSession, account: Account) -> None:

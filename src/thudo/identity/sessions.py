@@ -50,10 +50,13 @@ async def start_session(
     amr: list[str],
     user_agent: str | None = None,
     lifetime: dt.timedelta | None = None,
+    staff: bool | None = None,
 ) -> tuple[str, Session]:
-    """A new session for the account; returns the cookie value (shown once) and the row."""
+    """A new session for the account; returns the cookie value (shown once) and the row.
+    `staff`, when the caller has just checked it, saves asking again."""
     if lifetime is None:
-        staff = await is_staff(session, account_id=account.id)
+        if staff is None:
+            staff = await is_staff(session, account_id=account.id)
         lifetime = STAFF_LIFETIME if staff else CITIZEN_LIFETIME
     value = secrets.token_urlsafe(32)
     at = now()
