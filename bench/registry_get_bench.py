@@ -5,7 +5,10 @@
 Target (issue 2): ≥ 1,500 req/s with p99 ≤ 25 ms at 32 connections, two worker processes,
 on PostgreSQL. The database must hold citizens already (bench/seed_bench.py --keep NAME).
 Each request reads a different random citizen, so the figure includes the audit record that
-every read by an agency writes. Two runs: one at saturation (wrk's closed loop: as fast as
+every read by an agency writes. The reader is a partner system as the issue has them: a
+client registered with the `registry:read` scope, its access token from
+`POST /oauth2/token` (client credentials), verified on every request (the client is
+created in the database, and removed afterwards). Two runs: one at saturation (wrk's closed loop: as fast as
 the machine answers, so its latency is mostly queueing), and one paced at --rate requests a
 second over the same connections, whose p99 is the latency at that load.
 """
@@ -13,9 +16,11 @@ second over the same connections, whose p99 is the latency at that load.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import tempfile
 
+import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
@@ -30,6 +35,41 @@ request = function()
   return wrk.format("GET", "/api/v1/registry/citizens/" .. id, {["Authorization"] = "Bearer %(token)s"})
 end
 """
+
+
+async def _partner(url: str) -> tuple[str, str]:
+    """A partner system allowed to read the registry: (client id, secret)."""
+    from thudo.core.db import create_engine, session_factory
+    from thudo.identity.clients import create_client
+
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            client, secret = await create_client(
+                session=session, name="Bench partner", kind="service", scopes=["registry:read"]
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+    assert secret is not None
+    return client.client_id, secret
+
+
+async def _forget_partner(url: str, client_id: str) -> None:
+    """Remove the bench's client and its tokens (the audit records of its reads stay)."""
+    from sqlalchemy import delete
+
+    from thudo.core.db import create_engine, session_factory
+    from thudo.identity.models import Client, Token
+
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            await session.execute(delete(Token).where(Token.client_id == client_id))
+            await session.execute(delete(Client).where(Client.client_id == client_id))
+            await session.commit()
+    finally:
+        await engine.dispose()
 
 
 def main() -> None:
@@ -56,16 +96,24 @@ def main() -> None:
         )]  # fmt: skip
     if not ids:
         raise SystemExit("no citizens in that database: run bench/seed_bench.py --keep NAME first")
-    token = "bench-admin-token-" + os.urandom(16).hex()
-    with tempfile.TemporaryDirectory() as tmp:
-        ids_file = os.path.join(tmp, "ids.txt")
-        with open(ids_file, "w") as fh:
-            fh.write("\n".join(ids) + "\n")
-        script = os.path.join(tmp, "get.lua")
-        with open(script, "w") as fh:
-            fh.write(LUA % {"ids": ids_file, "token": token})
-        env = {"THUDO_ADMIN_TOKEN": token, "THUDO_ENV": "development"}
-        with running_server(args.database_url, workers=args.workers, env=env) as base:
+    client_id, secret = asyncio.run(_partner(args.database_url))
+    env = {"THUDO_ENV": "development", "THUDO_SECRET_KEY": os.urandom(24).hex()}
+    try:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            running_server(args.database_url, workers=args.workers, env=env) as base,
+        ):
+            token = httpx.post(
+                base + "/oauth2/token",
+                data={"grant_type": "client_credentials", "scope": "registry:read"},
+                auth=(client_id, secret),
+            ).json()["access_token"]
+            ids_file = os.path.join(tmp, "ids.txt")
+            with open(ids_file, "w") as fh:
+                fh.write("\n".join(ids) + "\n")
+            script = os.path.join(tmp, "get.lua")
+            with open(script, "w") as fh:
+                fh.write(LUA % {"ids": ids_file, "token": token})
             wrk(base + "/healthz", connections=args.connections, seconds=3)  # warm-up
             constant = wrk(base + "/healthz", connections=args.connections, seconds=args.seconds)
             wrk(base + "/", connections=4, seconds=2, script=script)  # warm-up
@@ -80,6 +128,8 @@ def main() -> None:
                 base + "/", connections=args.connections, seconds=args.seconds, script=script,
                 rate=args.rate,
             )  # fmt: skip
+    finally:
+        asyncio.run(_forget_partner(args.database_url, client_id))
     print(f"machine: {machine()}")
     print(f"database: {total:,} citizens; {len(ids):,} distinct ids requested at random")
     print(
