@@ -37,6 +37,7 @@ def periodic_tasks() -> list[PeriodicTask]:
     from thudo.audit.tasks import seal_once
     from thudo.dossiers import tasks as dossier_tasks  # also registers its outbox handlers
     from thudo.feedback.tasks import flag_overdue_once
+    from thudo.identity.tasks import purge_expired_once as purge_identity
     from thudo.indicators.tasks import compute_due as compute_indicators
     from thudo.indicators.tasks import publish_monthly
     from thudo.jobs.outbox import deliver_all_due
@@ -56,6 +57,7 @@ def periodic_tasks() -> list[PeriodicTask]:
         PeriodicTask("parking.settle_payments", 2.0, parking_tasks.settle_paid_once),
         PeriodicTask("participation.publish_results", 60.0, publish_results_once),
         PeriodicTask("feedback.overdue", 60.0, flag_overdue_once),
+        PeriodicTask("identity.purge_expired", 600.0, purge_identity, first_after_s=60.0),
     ]
 
 
