@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from thudo.core.settings import Settings, SettingsError
 
@@ -39,6 +40,19 @@ async def test_english_is_served_when_asked(client: httpx.AsyncClient) -> None:
 def test_production_refuses_to_start_without_strong_secrets(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SettingsError):
         Settings(env="production", data_dir=tmp_path)
+
+
+def test_production_refuses_to_start_with_senders_that_send_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    strong = SecretStr("s" * 40)
+    with pytest.raises(SettingsError, match="THUDO_SMS_SENDER"):
+        Settings(env="production", data_dir=tmp_path, secret_key=strong)
+    with pytest.raises(SettingsError, match="THUDO_SMTP_URL"):
+        Settings(env="production", data_dir=tmp_path, secret_key=strong, sms_sender="gw:Sender")
+    ready = Settings(
+        env="production", data_dir=tmp_path, secret_key=strong, sms_sender="gw:Sender",
+        smtp_url=SecretStr("smtp://relay.hanoi.gov.vn:587"),
+    )  # fmt: skip
+    assert ready.env == "production"
 
 
 def test_development_generates_secrets_outside_git(tmp_path) -> None:  # type: ignore[no-untyped-def]

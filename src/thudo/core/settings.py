@@ -113,6 +113,19 @@ class Settings(BaseSettings):
                     "Refusing to start in production without strong secrets "
                     f"(at least 32 characters): {', '.join(missing)}"
                 )
+            # The development senders only keep messages in the database and mark them sent:
+            # in production the one-time codes and notices would reach nobody, silently.
+            if self.sms_sender == "dev":
+                raise SettingsError(
+                    "Refusing to start in production with the development SMS sender "
+                    "(THUDO_SMS_SENDER=dev sends nothing): name the gateway's sender, "
+                    "package.module:Factory"
+                )
+            if self.smtp_url is None or not self.smtp_url.get_secret_value():
+                raise SettingsError(
+                    "Refusing to start in production without an e-mail relay: set "
+                    "THUDO_SMTP_URL (smtp://user:pass@host:587 or smtps://…:465)"
+                )
         else:
             if self.secret_key is None:
                 self.secret_key = SecretStr(_local_secret(self.data_dir, "secret_key"))
