@@ -1,5 +1,6 @@
 """From `thudo staff create` to a ward-scoped read: the initial password signs her in, she
-must enrol TOTP, and only then does her session carry her role's permissions."""
+must enrol TOTP and replace the one-time password, and only then does her session carry
+her role's permissions."""
 
 from __future__ import annotations
 
@@ -36,7 +37,22 @@ async def test_a_new_officer_signs_in_enrols_totp_and_reads_only_her_wards_citiz
         client, "/dang-nhap/thiet-lap-xac-thuc", {"code": totp.now()},
         page="/dang-nhap/thiet-lap-xac-thuc",
     )  # fmt: skip
-    assert done.headers["location"] == "/can-bo"
+    # The one-time password came from an administrator: she sets her own first.
+    assert done.headers["location"] == "/tai-khoan#doi-mat-khau"
+    account = await client.get("/tai-khoan")
+    assert "Hãy đổi mật khẩu tạm thời" in account.text
+    assert (await client.get("/can-bo/dinh-danh-muc-2")).status_code == 403  # not yet
+    assert (
+        await client.get(f"/api/v1/registry/citizens/{neighbour.personal_id}")
+    ).status_code == 403
+    changed = await post_form(
+        client, "/tai-khoan/mat-khau",
+        {"current_password": made.initial_password, "password": "một mật khẩu riêng dài",
+         "password_confirm": "một mật khẩu riêng dài"},
+        page="/tai-khoan",
+    )  # fmt: skip
+    assert changed.headers["location"] == "/tai-khoan?notice=password_changed"
+    assert "Hãy đổi mật khẩu tạm thời" not in (await client.get("/tai-khoan")).text
     home = await client.get("/can-bo")
     assert "Cán bộ một cửa" in home.text and "Định danh điện tử mức độ 2" in home.text
     assert (await client.get("/can-bo/dinh-danh-muc-2")).status_code == 200

@@ -355,7 +355,9 @@ async def _finish_sign_in(
         user_agent=request.headers.get("user-agent"),
         staff=staff,
     )
-    response = _redirect(safe_next(next_url))
+    # A one-time password from an administrator is changed before anything else.
+    target = "/tai-khoan#doi-mat-khau" if account.password_change_required else safe_next(next_url)
+    response = _redirect(target)
     set_session_cookie(response, value, settings=request.app.state.settings, row=row)
     response.delete_cookie(PENDING_COOKIE, path="/dang-nhap")
     return response

@@ -527,6 +527,7 @@ async def _set_password(
     session: AsyncSession, account: Account, password: str, *, keep_session_id: int | None
 ) -> None:
     account.password_hash = await passwords.hash_password_off_loop(password)
+    account.password_change_required = False
     account.failed_attempts = 0
     account.locked_until = None
     account.updated_at = now()

@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from thudo.core.db import Base, BigIntPK, BigIntType, UTCDateTime
@@ -55,6 +56,11 @@ class Account(Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # TOTP second factor (base32 secret); required for every staff role.
+    # A one-time password handed out by an administrator (`thudo staff create`): staff
+    # permissions wait until she has chosen her own.
+    password_change_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false()
+    )
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # The last TOTP time step accepted: a code is never accepted twice.

@@ -44,6 +44,8 @@ class SignedIn:
     name: str
     amr: tuple[str, ...]
     assist_consent_id: int | None
+    # Still on the one-time password an administrator handed out: no staff permissions.
+    password_change_required: bool = False
 
 
 async def signed_in(*, session: AsyncSession, cookie: str) -> SignedIn | None:
@@ -63,18 +65,19 @@ async def signed_in(*, session: AsyncSession, cookie: str) -> SignedIn | None:
         return None
     return SignedIn(
         browser.id, account.id, account.personal_id, name, tuple(browser.amr or ()),
-        browser.assist_consent_id,
+        browser.assist_consent_id, bool(account.password_change_required),
     )  # fmt: skip
 
 
 async def actor_for(*, session: AsyncSession, who: SignedIn) -> Actor:
     """A citizen Actor, or a staff Actor with the union of her roles' permissions.
 
-    Staff permissions need a second factor: a session signed in with a password alone
+    Staff permissions need a second factor and a password of her own: a session signed in
+    with a password alone, or with the one-time password an administrator handed out,
     acts as the citizen only.
     """
     grants = []
-    if "otp" in who.amr:
+    if "otp" in who.amr and not who.password_change_required:
         grants = list(
             await session.execute(
                 select(RoleGrant.role, Unit.code)
@@ -305,7 +308,8 @@ async def create_staff(
         at = now()
         account = Account(
             personal_id=personal_id, phone=number, password_hash=hash_password(password),
-            level=1, status="active", failed_attempts=0, created_at=at, updated_at=at,
+            password_change_required=True, level=1, status="active", failed_attempts=0,
+            created_at=at, updated_at=at,
         )  # fmt: skip
         session.add(account)
         await session.flush()
