@@ -119,15 +119,16 @@ def _module_routers() -> list[APIRouter]:
     from thudo.procedures.pages import router as procedures_pages
     from thudo.registry.api import router as registry_api
 
-    # Open311 first: partner apps post reports at high rates, and every request walks the
-    # route list in order until it matches (its /open311 prefix conflicts with nothing).
+    # Partner systems' hot paths first: every request walks the route list in order until
+    # it matches (≈ 0.1 ms for a route near the end), and their prefixes (/open311,
+    # /api/v1/health, /fhir/R4) conflict with no other router's paths.
     return [
-        open311_api,
+        open311_api, health_api, fhir_api,
         geo_api, registry_api, identity_api, identity_staff_pages, account_pages, notify_pages,
         payments_api, payments_pages, parking_api, parking_pages,
         oidc_api, oidc_pages,
         procedures_api, procedures_pages, documents_pages, dossiers_api, dossiers_pages,
-        health_api, fhir_api, health_pages,
+        health_pages,
         indicators_pages, indicators_public, ckan_api,
         participation_api, participation_pages, council_pages,
         feedback_api, feedback_pages,

@@ -26,20 +26,18 @@ Checker = Annotated[Actor, Depends(require(Permission.HEALTH_COVERAGE))]
 )
 async def coverage(request: Request, personal_id: PathId, actor: Checker, purpose: Purpose) -> Any:
     state = request.app.state
-    # Sessions are lazy: a cached facility costs no connection.
-    async with state.session_factory() as session:
-        facility_code = await service.facility_code_of(session=session, actor=actor)
     if purpose == "tra cứu":
         purpose = service.COVERAGE_PURPOSE
     if state.hot_pool is not None:
-        # One autocommitted statement reads the card and writes the audit record.
+        # One autocommitted statement finds the caller's facility, reads the card and
+        # writes the audit record: no session, no cache.
         answer = await service.check_coverage_hot(
-            pool=state.hot_pool, personal_id=personal_id, actor=actor,
-            facility_code=facility_code, purpose=purpose,
-        )  # fmt: skip
+            pool=state.hot_pool, personal_id=personal_id, actor=actor, purpose=purpose
+        )
     else:
         async with state.session_factory() as session:
             await service.write_lock(session)  # the read is audited: a write
+            facility_code = await service.facility_code_of(session=session, actor=actor)
             answer = await service.check_coverage(
                 session=session, personal_id=personal_id, actor=actor,
                 facility_code=facility_code, purpose=purpose,

@@ -290,39 +290,49 @@ async def check_coverage(
 
 
 _COVERAGE_AND_AUDIT = """
-WITH c AS (
+WITH f AS (
+    SELECT (SELECT code FROM health_facility WHERE client_id = $8) AS code
+),
+c AS (
     SELECT r.personal_id, r.full_name, r.birth_date, r.status,
            v.card_number, v.valid_from, v.valid_to, v.benefit_level, v.primary_facility_code,
-           f.name AS primary_facility_name
-    FROM registry_citizen r
+           p.name AS primary_facility_name, f.code AS caller_facility_code
+    FROM f
+    CROSS JOIN registry_citizen r
     LEFT JOIN health_coverage v ON v.personal_id = r.personal_id
-    LEFT JOIN health_facility f ON f.code = v.primary_facility_code
+    LEFT JOIN health_facility p ON p.code = v.primary_facility_code
     WHERE r.personal_id = $1
 ),
 a AS (
     INSERT INTO audit_event (occurred_at, actor, actor_unit, client_id, action,
                              subject_personal_id, fields, purpose, detail)
-    SELECT $2, $3, $4, $5, 'health_coverage', c.personal_id, $6::json, $7, $8::json
+    SELECT $2, $3, $4, $5, 'health_coverage', c.personal_id, $6::json, $7,
+           CASE WHEN c.caller_facility_code IS NULL THEN '{}'
+                ELSE '{"facility": ' || to_json(c.caller_facility_code)::text || '}' END::json
     FROM c
 )
 SELECT * FROM c
 """
+_COVERAGE_FIELDS_JSON = json.dumps(COVERAGE_FIELDS)
 
 
 async def check_coverage_hot(
-    *, pool: Any, personal_id: str, actor: Actor, facility_code: str | None, purpose: str
+    *, pool: Any, personal_id: str, actor: Actor, purpose: str
 ) -> CoverageAnswer:
-    """PostgreSQL hot path: the read and its audit record in one autocommitted statement."""
-    detail = json.dumps({"facility": facility_code} if facility_code else {})
+    """PostgreSQL hot path: the read and its audit record in one autocommitted statement.
+
+    The caller's facility is looked up in the same statement (the facility bound to the
+    partner client now, never a cached one); the audit detail names it as the ORM path's."""
+    facility_client = actor.client_id if actor.kind == "client" else None
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             _COVERAGE_AND_AUDIT,
             personal_id, now(), actor.ref, actor.unit_code, actor.client_id,
-            json.dumps(COVERAGE_FIELDS), purpose[:200], detail,
+            _COVERAGE_FIELDS_JSON, purpose[:200], facility_client,
         )  # fmt: skip
     if row is None:
         raise citizen_not_found(personal_id)
-    return coverage_answer(dict(row), today=today_vn(), facility_code=facility_code)
+    return coverage_answer(row, today=today_vn(), facility_code=row["caller_facility_code"])
 
 
 async def coverage_of(*, session: AsyncSession, personal_id: str) -> Mapping[Any, Any] | None:
