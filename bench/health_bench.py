@@ -29,7 +29,7 @@ import orjson
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bench.server import REPO, machine, running_server, wrk
+from bench.server import REPO, machine, running_server, server_cpu_seconds, wrk
 
 NATIONAL = "https://fhir.hanoi.gov.vn/sid/cccd"
 PACED_LUA = """
@@ -117,6 +117,7 @@ def main() -> None:
     parser.add_argument("--keep", default=None, help="keep the database under this name")
     args = parser.parse_args()
 
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     name = args.keep or f"thudo_health_bench_{uuid.uuid4().hex[:8]}"
     admin = make_url(args.admin_url).set(drivername="postgresql").render_as_string(hide_password=False)  # fmt: skip
     url = make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
@@ -158,16 +159,19 @@ def main() -> None:
             constant = wrk(base + "/healthz", connections=args.connections, seconds=10)
             # 1. Coverage check-in, paced.
             _paced(base, ids_file, token, rate=args.rate, connections=args.connections, seconds=5)
+            cpu = server_cpu_seconds(base)
             coverage = _paced(base, ids_file, token, rate=args.rate, connections=args.connections, seconds=args.seconds)  # fmt: skip
+            coverage_cpu = (server_cpu_seconds(base) - cpu) / coverage["requests"]
             # 2. Bulk import: the patients, then the encounters.
             patients, target = people[:5000], people[5000]
             ndjson = b"\n".join(orjson.dumps(_patient(*p)) for p in patients)
             r = httpx.post(f"{base}/fhir/R4/$import", content=ndjson, headers={**headers, "Content-Type": "application/fhir+ndjson"}, timeout=600)  # fmt: skip
             assert r.status_code == 200, r.text
             body = b"\n".join(orjson.dumps(_encounter(n, patients[n % len(patients)][0], n)) for n in range(args.encounters))  # fmt: skip
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), server_cpu_seconds(base)
             r = httpx.post(f"{base}/fhir/R4/$import", content=body, headers={**headers, "Content-Type": "application/fhir+ndjson"}, timeout=1800)  # fmt: skip
             import_s = time.perf_counter() - t
+            import_cpu = (server_cpu_seconds(base) - cpu) / args.encounters
             assert r.status_code == 200, r.text
             summary = r.json()["issue"][0]["diagnostics"]
             # 3. $everything for a patient with 500 resources (Patient + 499 encounters).
@@ -199,9 +203,10 @@ def main() -> None:
         print(
             f"coverage check-in paced at {args.rate}/s ({args.connections} connections, {args.seconds} s): "
             f"{coverage['rate']:,.0f} req/s achieved, p50 {coverage['p50']:.1f} ms, p95 {coverage['p95']:.1f} ms, "
-            f"p99 {coverage['p99']:.1f} ms, max {coverage['max']:.1f} ms, non-2xx {coverage['errors']}"
+            f"p99 {coverage['p99']:.1f} ms, max {coverage['max']:.1f} ms, non-2xx {coverage['errors']}; "
+            f"server CPU {coverage_cpu * 1000:.2f} ms per check-in (web workers, jobs process)"
         )
-        print(f"bulk $import: {args.encounters:,} encounters in {import_s:.1f} s = {args.encounters / import_s:,.0f} encounters/s (validated) — {summary}")  # fmt: skip
+        print(f"bulk $import: {args.encounters:,} encounters in {import_s:.1f} s = {args.encounters / import_s:,.0f} encounters/s (validated), server CPU {import_cpu * 1e6:.0f} µs per encounter (web worker and its validation pool) — {summary}")  # fmt: skip
         print(
             f"$everything (500 resources, one client, 300 requests): p50 {statistics.median(latencies):.1f} ms, "
             f"p95 {p95:.1f} ms, max {latencies[-1]:.1f} ms"

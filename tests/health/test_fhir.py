@@ -8,6 +8,7 @@ import copy
 
 import httpx
 import orjson
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -219,6 +220,35 @@ async def test_a_large_import_is_validated_in_parallel_with_the_same_answers(
     issues = answer.json()["issue"]
     assert [i["expression"][0] for i in issues[1:]] == ["line[702].Encounter.period.start"]
     assert await _records(db, person.personal_id) == fhir.PARALLEL_FROM + 199
+
+
+async def test_an_import_of_many_chunks_names_each_bad_line_by_its_number_and_stores_the_rest(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    xanh_pon: FacilitySystem,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from thudo.health import fhir, fhir_api
+
+    # Small chunks, each validated by the process pool while the one before is stored.
+    monkeypatch.setattr(fhir_api, "IMPORT_CHUNK", 100)
+    monkeypatch.setattr(fhir, "PARALLEL_FROM", 50)
+    person = await insured(db, "Trịnh Thị Nhiều Phần")
+    subject = {"identifier": {"system": NATIONAL_ID_SYSTEM, "value": person.personal_id}}
+    lines = [orjson.dumps(patient_resource(person.personal_id, person.full_name, "1985-03-02", "female"))]  # fmt: skip
+    for n in range(349):
+        start = "2026-02-30" if n in (3, 148, 299) else f"2026-01-{1 + n % 28:02d}"
+        lines.append(orjson.dumps({"resourceType": "Encounter", "id": f"c{n}", "status": "finished", "class": {"code": "AMB"}, "subject": subject, "period": {"start": start}}))  # fmt: skip
+    lines[250] = b"not json"
+    answer = await client.post(f"{FHIR}/$import", content=b"\n".join(lines), headers={**xanh_pon.headers, "Content-Type": "application/fhir+ndjson"})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    issues = answer.json()["issue"]
+    assert "Imported 345 clinical resources and 1 verified patients" in issues[0]["diagnostics"]
+    assert [i["expression"][0] for i in issues[1:]] == [
+        "line[5].Encounter.period.start", "line[150].Encounter.period.start",
+        "line[251]", "line[301].Encounter.period.start",
+    ]  # fmt: skip
+    assert await _records(db, person.personal_id) == 345
 
 
 async def test_a_retried_bundle_with_the_same_idempotency_key_is_stored_once(

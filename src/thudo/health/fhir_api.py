@@ -8,6 +8,7 @@ answer is `application/fhir+json`; every error an OperationOutcome.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Annotated, Any
 
@@ -167,27 +168,51 @@ async def bulk_import(request: Request, session: SessionDep, actor: Writer) -> R
     total = service.ImportResult()
     pending: list[bytes] = []
     first_line, buffer = 1, b""
+    # A pipeline of chunks: the next chunk is validated (by the process pool) while this
+    # one is stored, and chunks are stored and committed in the order they came.
+    validating: tuple[list[bytes], int, asyncio.Task[dict[int, list[Issue]]]] | None = None
 
-    async def flush(lines: list[bytes], start: int) -> None:
-        part = await service.import_ndjson(session=session, lines=lines, facility_code=facility_code, first_line=start)  # fmt: skip
+    async def store_validated() -> None:
+        nonlocal validating
+        if validating is None:
+            return
+        lines, start, task = validating
+        validating = None
+        problems = await task
+        part = await service.import_ndjson(session=session, lines=lines, facility_code=facility_code, first_line=start, problems=problems)  # fmt: skip
         await session.commit()  # each chunk is kept once stored: nothing sent is lost
         total.imported += part.imported
         total.patients += part.patients
         total.held += part.held
         total.issues += part.issues
 
-    async for chunk in request.stream():
-        buffer += chunk
-        *complete, buffer = buffer.split(b"\n")
-        pending += complete
-        while len(pending) >= IMPORT_CHUNK:
-            await flush(pending[:IMPORT_CHUNK], first_line)
-            first_line += IMPORT_CHUNK
-            pending = pending[IMPORT_CHUNK:]
-    if buffer.strip():
-        pending.append(buffer)
-    if pending:
-        await flush(pending, first_line)
+    async def flush(lines: list[bytes], start: int) -> None:
+        nonlocal validating
+        task = asyncio.create_task(fhir.validate_lines_parallel(lines, start))
+        try:
+            await store_validated()
+        except BaseException:
+            task.cancel()
+            raise
+        validating = (lines, start, task)
+
+    try:
+        async for chunk in request.stream():
+            buffer += chunk
+            *complete, buffer = buffer.split(b"\n")
+            pending += complete
+            while len(pending) >= IMPORT_CHUNK:
+                await flush(pending[:IMPORT_CHUNK], first_line)
+                first_line += IMPORT_CHUNK
+                pending = pending[IMPORT_CHUNK:]
+        if buffer.strip():
+            pending.append(buffer)
+        if pending:
+            await flush(pending, first_line)
+        await store_validated()
+    finally:
+        if validating is not None:
+            validating[2].cancel()
     summary = Issue(
         "informational",
         f"Đã nhập {total.imported} tài nguyên lâm sàng và {total.patients} người bệnh đã xác minh; {total.held} giữ lại chờ làm sạch; {len(total.issues)} lỗi.",

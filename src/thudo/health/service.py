@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.audit.service import record_read
 from thudo.core.clock import now, today_vn
-from thudo.core.db import copy_rows, dialect_name
+from thudo.core.db import copy_rows, dialect_name, raw_execute
 from thudo.core.errors import DomainError, Message, not_found
 from thudo.geo.models import Ward
 from thudo.health import fhir
@@ -455,20 +455,22 @@ async def _store_records(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
     if not rows:
         return
     ids = [r["id"] for r in rows]
-    for start in range(0, len(ids), 900):
-        await session.execute(delete(Record).where(Record.id.in_(ids[start : start + 900])))
     if dialect_name(session) == "postgresql" and len(rows) > 50:
+        # One statement with an array, not a statement of 900 parameters per 900 ids.
+        await raw_execute(session, "DELETE FROM health_record WHERE id = ANY(%s)", (ids,))
         await copy_rows(
             session,
             "health_record",
             _RECORD_COLUMNS,
             [
-                tuple(json.dumps(r[c], ensure_ascii=False) if c == "resource" else r[c] for c in _RECORD_COLUMNS)
+                tuple(orjson.dumps(r[c]).decode() if c == "resource" else r[c] for c in _RECORD_COLUMNS)
                 for r in rows
             ],
         )  # fmt: skip
-    else:
-        await session.execute(insert(Record), list(rows))
+        return
+    for start in range(0, len(ids), 900):
+        await session.execute(delete(Record).where(Record.id.in_(ids[start : start + 900])))
+    await session.execute(insert(Record), list(rows))
 
 
 @dataclass
@@ -620,17 +622,25 @@ def _scoped_id(facility_code: str, given: Any) -> str:
 
 
 async def import_ndjson(
-    *, session: AsyncSession, lines: Sequence[bytes], facility_code: str, first_line: int = 1
+    *,
+    session: AsyncSession,
+    lines: Sequence[bytes],
+    facility_code: str,
+    first_line: int = 1,
+    problems: Mapping[int, list[Issue]] | None = None,
 ) -> ImportResult:
     """Bulk import: one resource per line; valid lines stored, invalid ones reported.
 
     Patients are verified like transaction Bundles; a clinical line must point at its
     patient by `Patient/{id}` or by `identifier` (the national ID system): a patient who
-    is not verified yet gets the line held, never attached to someone else.
+    is not verified yet gets the line held, never attached to someone else. `problems`:
+    what `fhir.validate_lines_parallel` found in these very lines, when the caller
+    validated them already (while the previous chunk was being stored).
     """
     result = ImportResult()
     at = now()
-    problems = await fhir.validate_lines_parallel(lines, first_line)
+    if problems is None:
+        problems = await fhir.validate_lines_parallel(lines, first_line)
     await write_lock(session)  # after validation: the lock is not held while it runs
     result.issues += [i for found in problems.values() for i in found]
     parsed: list[tuple[int, dict[str, Any]]] = [
