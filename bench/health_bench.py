@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from bench.server import REPO, machine, running_server, server_cpu_seconds, wrk
 
 NATIONAL = "https://fhir.hanoi.gov.vn/sid/cccd"
-PACED_LUA = """
+CHECK_IN_LUA = """
 local ids = {}
 for line in io.lines("%(ids)s") do ids[#ids + 1] = line end
 local counter = 0
@@ -40,12 +40,6 @@ request = function()
   counter = counter + 1
   local id = ids[(counter * 7919 + math.random(#ids)) %% #ids + 1]
   return wrk.format("GET", "/api/v1/health/coverage/" .. id, {["Authorization"] = "Bearer %(token)s"})
-end
-delay = function() return %(delay)d end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %%d %%d %%.3f %%.3f %%.3f %%.3f %%d\\n", summary.requests, summary.duration,
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
-    latency.max / 1000, summary.errors.status))
 end
 """
 
@@ -56,26 +50,6 @@ def _cli(args: list[str], url: str) -> str:
     if out.returncode:
         raise SystemExit(f"thudo {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
     return out.stdout
-
-
-def _paced(base: str, ids_file: str, token: str, *, rate: int, connections: int, seconds: int) -> dict[str, float]:  # fmt: skip
-    # wrk waits `delay` ms before each request of a connection: c connections at delay d
-    # give about c / (d + latency) requests per second.
-    delay = max(1, round(connections / rate * 1000) - 2)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(PACED_LUA % {"ids": ids_file, "token": token, "delay": delay})
-        script = fh.name
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script, base + "/"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    m = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", out)
-    assert m, out
-    requests, duration_us = int(m.group(1)), int(m.group(2))
-    return {
-        "rate": requests / (duration_us / 1e6), "p50": float(m.group(3)), "p95": float(m.group(4)),
-        "p99": float(m.group(5)), "max": float(m.group(6)), "errors": int(m.group(7)), "requests": requests,
-    }  # fmt: skip
 
 
 def _encounter(n: int, pid: str, day: int) -> dict[str, object]:
@@ -158,10 +132,15 @@ def main() -> None:
             # 0. What the machine gives a constant answer right now (others may share it).
             constant = wrk(base + "/healthz", connections=args.connections, seconds=10)
             # 1. Coverage check-in, paced.
-            _paced(base, ids_file, token, rate=args.rate, connections=args.connections, seconds=5)
-            cpu = server_cpu_seconds(base)
-            coverage = _paced(base, ids_file, token, rate=args.rate, connections=args.connections, seconds=args.seconds)  # fmt: skip
-            coverage_cpu = (server_cpu_seconds(base) - cpu) / coverage["requests"]
+            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+                fh.write(CHECK_IN_LUA % {"ids": ids_file, "token": token})
+                script = fh.name
+            wrk(base + "/", script=script, connections=args.connections, seconds=5)  # warm-up
+            cpu, web_cpu = server_cpu_seconds(base), server_cpu_seconds(base, jobs=False)
+            # Paced: each connection's wait calibrated until about `rate` requests/s are sent.
+            coverage = wrk(base + "/", script=script, rate=args.rate, connections=args.connections, seconds=args.seconds)  # fmt: skip
+            coverage_cpu = (server_cpu_seconds(base) - cpu) / coverage.requests
+            coverage_web_cpu = (server_cpu_seconds(base, jobs=False) - web_cpu) / coverage.requests
             # 2. Bulk import: the patients, then the encounters.
             patients, target = people[:5000], people[5000]
             ndjson = b"\n".join(orjson.dumps(_patient(*p)) for p in patients)
@@ -201,11 +180,10 @@ def main() -> None:
         print(f"database: {total_citizens:,} citizens, {total_cards:,} insurance cards")
         print(constant.line("constant JSON (/healthz), unpaced, same connections"))
         print(
-            f"coverage check-in paced at {args.rate}/s ({args.connections} connections, {args.seconds} s): "
-            f"{coverage['rate']:,.0f} req/s achieved, p50 {coverage['p50']:.1f} ms, p95 {coverage['p95']:.1f} ms, "
-            f"p99 {coverage['p99']:.1f} ms, max {coverage['max']:.1f} ms, non-2xx {coverage['errors']}; "
-            f"server CPU {coverage_cpu * 1000:.2f} ms per check-in (web workers, jobs process)"
-        )
+            coverage.line(f"coverage check-in paced at {args.rate}/s ({args.connections} connections, {args.seconds} s)")
+            + f"; server CPU {coverage_cpu * 1000:.2f} ms per check-in ({coverage_web_cpu * 1000:.2f} ms web workers, "
+            f"{(coverage_cpu - coverage_web_cpu) * 1000:.2f} ms jobs process: audit sealing)"
+        )  # fmt: skip
         print(f"bulk $import: {args.encounters:,} encounters in {import_s:.1f} s = {args.encounters / import_s:,.0f} encounters/s (validated), server CPU {import_cpu * 1e6:.0f} µs per encounter (web worker and its validation pool) — {summary}")  # fmt: skip
         print(
             f"$everything (500 resources, one client, 300 requests): p50 {statistics.median(latencies):.1f} ms, "
