@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -157,3 +159,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Browser tests last: their live server (and the jobs process it starts, which writes
     to the shared test database) then runs only beside them, never beside the rest."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@dataclass
+class HotDatabase:
+    """A second PostgreSQL database for the hot paths' tests: the hot pool reads only what
+    is committed, so its tests commit for real, in a database of their own (dropped at the
+    end) rather than in the suite's, whose tests expect every other test rolled back."""
+
+    settings: Settings
+    engine: AsyncEngine
+    pool: Any
+
+
+@pytest.fixture(scope="session")
+async def hot_database(settings: Settings) -> AsyncIterator[HotDatabase]:
+    from thudo.core.db import create_hot_pool
+
+    requested = os.environ.get("THUDO_TEST_DATABASE_URL", "")
+    if not requested or is_sqlite(requested):
+        pytest.skip("the hot paths run on PostgreSQL (CI runs the PostgreSQL suite)")
+    name, url = _create_pg_database(requested)
+    try:
+        upgrade(url)
+        hot_settings = settings.model_copy(update={"database_url": url})
+        hot_engine = create_engine(url, pool_size=5)
+        await _load_reference_data(hot_engine)
+        pool = await create_hot_pool(url, size=4)
+        try:
+            yield HotDatabase(hot_settings, hot_engine, pool)
+        finally:
+            await pool.close()
+            await hot_engine.dispose()
+    finally:
+        _drop_pg_database(requested, name)

@@ -195,7 +195,7 @@ async def test_a_driver_reserves_near_ho_guom_and_is_let_in_and_out_by_qr(
     ).to_be_visible()
     await _check(attendant)
     gate = await attendant.locator("#gate").inner_text()
-    invoice = re.search(r"(HD\d{14})", gate)
+    invoice = re.search(r"(HD\d{16})", gate)
     fee = re.search(r"phí ([\d.]+)", gate)
     assert invoice and fee
     body = {

@@ -36,10 +36,10 @@ async def test_a_partner_issues_an_invoice_with_its_vietqr_and_payment_link(
     )
     assert r.status_code == 201, r.text
     body = r.json()
-    assert body["code"].startswith("HD") and len(body["code"]) == 16
+    assert body["code"].startswith("HD") and len(body["code"]) == 18
     assert body["status"] == "open"
     assert body["vietqr"].startswith("000201010212")
-    assert f"0816{body['code']}" in body["vietqr"]  # the code is the transfer content
+    assert f"0818{body['code']}" in body["vietqr"]  # the code is the transfer content
     assert "/thanh-toan/" + body["code"] + "?t=" in body["payment_url"]
     assert r.headers["location"] == f"/api/v1/payments/invoices/{body['id']}"
 

@@ -7,12 +7,13 @@ import datetime as dt
 
 import httpx
 import orjson
+import pytest
 from sqlalchemy import select
 
 from tests.payments.conftest import transfer
 from thudo.app import create_app
 from thudo.core.clock import now
-from thudo.core.db import create_engine, session_factory
+from thudo.core.db import create_engine, create_hot_pool, is_sqlite, session_factory
 from thudo.core.settings import Settings, payment_webhook_secret
 from thudo.identity.models import Unit
 from thudo.payments import service
@@ -22,12 +23,16 @@ from thudo.payments.providers import SANDBOX_BANK, signed_headers
 N = 20
 
 
+@pytest.mark.parametrize("request_path", ["orm", "hot"])
 async def test_twenty_identical_notifications_at_once_pay_the_invoice_exactly_once(
-    settings: Settings, engine: object
+    settings: Settings, engine: object, request_path: str
 ) -> None:
+    if request_path == "hot" and is_sqlite(settings.database_url):
+        pytest.skip("the hot path runs on PostgreSQL (CI runs the PostgreSQL suite)")
     # Real, separately committed transactions (not the suite's rolled-back one).
     own_engine = create_engine(settings.database_url, pool_size=N)
     factory = session_factory(own_engine)
+    hot_pool = None
     try:
         async with factory() as session:
             # An existing unit: committed rows must not change the city's unit list.
@@ -49,6 +54,8 @@ async def test_twenty_identical_notifications_at_once_pay_the_invoice_exactly_on
         app = create_app(settings, access_log=False)
         app.state.engine = own_engine
         app.state.session_factory = factory
+        if request_path == "hot":
+            hot_pool = app.state.hot_pool = await create_hot_pool(settings.database_url, size=N)
         secret = payment_webhook_secret(settings, SANDBOX_BANK)
         assert secret is not None
         raw = orjson.dumps(transfer(90_000, invoice.code))
@@ -81,4 +88,6 @@ async def test_twenty_identical_notifications_at_once_pay_the_invoice_exactly_on
             )
             assert sorted(stored) == outcomes
     finally:
+        if hot_pool is not None:
+            await hot_pool.close()
         await own_engine.dispose()

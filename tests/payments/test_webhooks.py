@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+import re
 import time
 from typing import Any
 
@@ -12,8 +14,9 @@ import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.hot_path import app, request_path, session_factory  # noqa: F401  (both paths)
 from tests.payments.conftest import transfer
-from thudo.core.clock import now
+from thudo.core.clock import VN_TZ, now
 from thudo.payments import service
 from thudo.payments.models import Invoice, Payment
 from thudo.payments.providers import SANDBOX_BANK, SANDBOX_CARD, sign
@@ -203,3 +206,25 @@ async def test_a_steady_stream_of_notifications_is_stored_one_by_one(post_webhoo
         (await post_webhook(transfer(1_000 + n, f"khong ma {n}"))).status_code for n in range(20)
     ]
     assert outcomes == [200] * 20
+
+
+async def test_invoice_codes_are_hd_the_day_and_eight_digits_each_different(
+    make_invoice: Any,
+) -> None:
+    codes = [(await make_invoice()).code for _ in range(3)]
+    day = now().astimezone(VN_TZ).strftime("%Y%m%d")
+    assert all(re.fullmatch(rf"HD{day}\d{{8}}", code) for code in codes), codes
+    assert len(set(codes)) == 3
+
+
+async def test_a_transfer_naming_an_older_six_digit_code_still_pays_it(
+    db: AsyncSession, make_invoice: Any, post_webhook: Any
+) -> None:
+    invoice = await make_invoice(amount=40_000)
+    old = f"HD20261122{random.randrange(10**6):06d}"  # codes issued before migration 0015
+    await db.execute(update(Invoice).where(Invoice.id == invoice.id).values(code=old))
+    await db.commit()
+    # Digits right after the code (a phone number) do not hide it.
+    r = await post_webhook(transfer(40_000, f"MBVCB.77.{old} 0912345678.CT tu"))
+    assert r.json()["outcome"] == "accepted" and r.json()["invoice_code"] == old
+    assert (await _reload(db, invoice)).status == "paid"

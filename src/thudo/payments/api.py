@@ -10,6 +10,7 @@ HMAC signature, not by a token.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Annotated, Any, Literal
 
 import structlog
@@ -184,6 +185,27 @@ def _unauthenticated_webhook() -> DomainError:
     )
 
 
+_SECRET_TTL_S = 60.0
+
+
+def _webhook_secret(request: Request, settings: Settings, provider: str) -> str | None:
+    """A provider's webhook secret, kept per process for a minute (outside production a
+    generated one lives in a file read once, not on every notification)."""
+    state = request.app.state
+    cache: dict[str, tuple[float, str | None]] | None = getattr(
+        state, "payment_webhook_secrets", None
+    )
+    if cache is None:
+        cache = state.payment_webhook_secrets = {}
+    hit = cache.get(provider)
+    at = time.monotonic()
+    if hit is not None and at - hit[0] < _SECRET_TTL_S:
+        return hit[1]
+    secret = payment_webhook_secret(settings, provider)
+    cache[provider] = (at, secret)
+    return secret
+
+
 @router.post(
     "/webhooks/{provider}",
     response_model=WebhookAck,
@@ -194,14 +216,13 @@ def _unauthenticated_webhook() -> DomainError:
 async def webhook(
     provider: str,
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     x_thudo_timestamp: Annotated[str | None, Header(alias=TIMESTAMP_HEADER)] = None,
     x_thudo_signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None,
 ) -> Any:
     body = await request.body()
     handler = get_provider(provider)
-    secret = payment_webhook_secret(settings, provider) if handler else None
+    secret = _webhook_secret(request, settings, provider) if handler else None
     problem = (
         "unknown provider"
         if handler is None or secret is None
@@ -220,10 +241,19 @@ async def webhook(
         notification = handler.parse(body)
     except NotificationError as exc:
         raise validation_error([FieldError(exc.field, "invalid", Message(exc.vi, exc.en))]) from exc
-    recorded = await service.record_notification(
-        session, provider=provider, notification=notification
-    )
-    # The session commits before this answer leaves (SessionDep): acknowledged means stored.
+    state = request.app.state
+    if state.hot_pool is not None:
+        # PostgreSQL: one autocommitted statement; it has committed when it returns.
+        recorded = await service.record_notification_hot(
+            state.hot_pool, provider=provider, notification=notification
+        )
+    else:
+        async with state.session_factory() as session:
+            recorded = await service.record_notification(
+                session, provider=provider, notification=notification
+            )
+            await session.commit()
+    # Stored and committed before this answer leaves: acknowledged means stored.
     return WebhookAck(
         payment_id=recorded.payment_id,
         outcome=recorded.outcome,

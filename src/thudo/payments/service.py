@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -46,9 +47,17 @@ from thudo.payments.models import (
 from thudo.payments.providers import Notification
 
 CODE_PREFIX = "HD"
-# HD + yyyymmdd + 6-digit sequence, found anywhere in a transfer's content once spaces,
+# An invoice code is HD + yyyymmdd (Hà Nội) + an 8-digit number (codes issued before
+# migration 0015 have 6 digits). It is found anywhere in a transfer's content once spaces,
 # punctuation and case are set aside (banks add prefixes and suffixes of their own).
-_CODE_IN_CONTENT = re.compile(r"HD(\d{14})")
+NUMBER_DIGITS = 8
+_NUMBER_MODULUS = 10**NUMBER_DIGITS
+_CODE_WIDTHS = (8 + NUMBER_DIGITS, 8 + 6)  # digits after HD: current codes first, then old
+_CODE_IN_CONTENT = re.compile(r"HD(?=(\d{14,}))")
+# PostgreSQL: one city-wide SEQUENCE (migration 0015) gives the numbers. nextval never
+# waits for another transaction, so issuing invoices is no longer serialised on one
+# row per day; numbers are unique, rise over time, and may skip (a rolled-back issue).
+INVOICE_NUMBER_SEQUENCE = "payments_invoice_number"
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
 PURPOSE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,29}$")
 
@@ -66,11 +75,24 @@ def _event(invoice_id: int, kind: str, actor: str, at: dt.datetime, **data: Any)
     return InvoiceEvent(invoice_id=invoice_id, kind=kind, actor=actor, data=data, at=at)
 
 
-async def _next_sequence(session: AsyncSession, day: str) -> int:
-    """Atomically the next number of the day (upsert: safe under concurrent issuers)."""
-    dialect = postgresql if dialect_name(session) == "postgresql" else sqlite
+def invoice_code(day: str, number: int) -> str:
+    """HD + the Hà Nội day + the number's last 8 digits: unique, since the same day would
+    need 100 million invoices to bring a number round again (and the unique index on the
+    code refuses it if it ever did)."""
+    return f"{CODE_PREFIX}{day}{number % _NUMBER_MODULUS:0{NUMBER_DIGITS}d}"
+
+
+async def _next_number(session: AsyncSession, day: str) -> int:
+    """The next invoice number: PostgreSQL's sequence (no lock held until commit); on
+    SQLite, which has one writer at a time anyway, a counter per day (upsert)."""
+    if dialect_name(session) == "postgresql":
+        return int(
+            (
+                await session.execute(text(f"SELECT nextval('{INVOICE_NUMBER_SEQUENCE}')"))
+            ).scalar_one()
+        )
     stmt = (
-        dialect.insert(InvoiceSequence)
+        sqlite.insert(InvoiceSequence)
         .values(day=day, last_value=1)
         .on_conflict_do_update(
             index_elements=["day"], set_={"last_value": InvoiceSequence.last_value + 1}
@@ -85,9 +107,13 @@ def normalise_content(content: str) -> str:
 
 
 def codes_in_content(content: str) -> list[str]:
-    """Invoice codes a transfer's content may carry, most likely first."""
+    """Invoice codes a transfer's content may carry, most likely first: after each HD, its
+    digits as a current (16-digit) code, then as an older 14-digit one."""
     found = [
-        CODE_PREFIX + m.group(1) for m in _CODE_IN_CONTENT.finditer(normalise_content(content))
+        CODE_PREFIX + m.group(1)[:width]
+        for m in _CODE_IN_CONTENT.finditer(normalise_content(content))
+        for width in _CODE_WIDTHS
+        if len(m.group(1)) >= width
     ]
     return list(dict.fromkeys(found))
 
@@ -197,9 +223,8 @@ async def create_invoice(
         )
     at = now()
     day = at.astimezone(VN_TZ).strftime("%Y%m%d")
-    sequence = await _next_sequence(session, day)
     invoice = Invoice(
-        code=f"{CODE_PREFIX}{day}{sequence:06d}",
+        code=invoice_code(day, await _next_number(session, day)),
         payer_account_id=payer.account_id,
         payer_personal_id=payer.personal_id,
         payer_name=payer.name.strip()[:200],
@@ -230,13 +255,12 @@ async def create_invoice(
 
 def vietqr_payload(invoice: Invoice) -> str:
     """The VietQR of an invoice: its account, amount and code as the transfer content."""
+    return vietqr_of(invoice.bank_bin, invoice.account_number, invoice.amount, invoice.code)
+
+
+def vietqr_of(bank_bin: str, account_number: str, amount: int, code: str) -> str:
     return vietqr.encode(
-        vietqr.VietQR(
-            bank_bin=invoice.bank_bin,
-            account_number=invoice.account_number,
-            amount=invoice.amount,
-            purpose=invoice.code,
-        )
+        vietqr.VietQR(bank_bin=bank_bin, account_number=account_number, amount=amount, purpose=code)
     )
 
 
@@ -445,6 +469,116 @@ async def record_notification(
     return Recorded(
         inserted, outcome, invoice.id if invoice else None, invoice.code if invoice else None
     )
+
+
+# The notification in ONE autocommitted statement, in the order record_notification
+# takes: the invoice the content names is locked (FOR UPDATE: concurrent deliveries wait
+# here, then see the committed state), the outcome follows from it, the payment is
+# inserted unless the provider transaction was already counted (the partial unique index;
+# the predicate a literal, as there), and only an inserted, accepted payment marks the
+# invoice paid; its history gets the event. The event's data are written as the ORM path
+# writes them (json.dumps of the same keys).
+_RECORD_NOTIFICATION = """
+WITH inv AS (
+    SELECT id, code, amount, status, due_at
+    FROM payments_invoice
+    WHERE code = ANY($1::varchar[])
+    ORDER BY array_position($1::varchar[], code)
+    LIMIT 1
+    FOR UPDATE
+),
+o AS (
+    SELECT inv.id, inv.code,
+           CASE WHEN inv.id IS NULL THEN 'unmatched'
+                WHEN inv.status IN ('expired', 'cancelled')
+                     OR (inv.status = 'open' AND $6::timestamptz > inv.due_at) THEN 'late'
+                WHEN inv.status <> 'open' THEN 'overpaid'
+                WHEN $4::bigint < inv.amount THEN 'underpaid'
+                WHEN $4::bigint > inv.amount THEN 'overpaid'
+                ELSE 'accepted' END AS outcome
+    FROM (SELECT 1) AS one LEFT JOIN inv ON true
+),
+pay AS (
+    INSERT INTO payments_payment (provider, provider_txn_id, amount, content, account_number,
+                                  received_at, outcome, invoice_id, raw)
+    SELECT $2, $3, $4, $5, $7, $6, o.outcome, o.id, $8::json FROM o
+    ON CONFLICT (provider, provider_txn_id) WHERE outcome <> 'duplicate' DO NOTHING
+    RETURNING id, outcome, invoice_id
+),
+paid AS (
+    UPDATE payments_invoice AS i
+    SET status = 'paid', paid_at = $6, paid_amount = $4, provider = $2, updated_at = $6
+    FROM pay
+    WHERE i.id = pay.invoice_id AND pay.outcome = 'accepted'
+    RETURNING i.id
+),
+ev AS (
+    INSERT INTO payments_invoice_event (invoice_id, kind, actor, data, at)
+    SELECT pay.invoice_id,
+           CASE WHEN pay.outcome = 'accepted' THEN 'paid' ELSE 'payment_flagged' END,
+           $2,
+           ('{"payment_id": ' || pay.id || ', "amount": ' || $4::bigint
+            || CASE WHEN pay.outcome = 'accepted' THEN ''
+                    ELSE ', "outcome": "' || pay.outcome || '"' END
+            || '}')::json,
+           $6
+    FROM pay WHERE pay.invoice_id IS NOT NULL
+)
+SELECT pay.id AS payment_id, o.outcome, o.id AS invoice_id, o.code AS invoice_code
+FROM o LEFT JOIN pay ON true
+"""
+
+# A repeat of a counted provider transaction: kept as a duplicate pointing at the first.
+# A statement of its own: the first may have committed after the one above began, and
+# only a new statement sees it.
+_RECORD_DUPLICATE = """
+WITH first AS (
+    SELECT id, invoice_id FROM payments_payment
+    WHERE provider = $1 AND provider_txn_id = $2 AND outcome <> 'duplicate'
+),
+dup AS (
+    INSERT INTO payments_payment (provider, provider_txn_id, amount, content, account_number,
+                                  received_at, outcome, invoice_id, duplicate_of_id, raw)
+    SELECT $1, $2, $3, $4, $5, $6, 'duplicate', first.invoice_id, first.id, $7::json
+    FROM first
+    RETURNING id, invoice_id
+)
+SELECT dup.id, dup.invoice_id, i.code
+FROM dup LEFT JOIN payments_invoice AS i ON i.id = dup.invoice_id
+"""
+
+
+async def record_notification_hot(
+    pool: Any, *, provider: str, notification: Notification
+) -> Recorded:
+    """PostgreSQL hot path of `record_notification`: the same rows and outcome in one
+    autocommitted statement on the asyncpg pool (two for a duplicate)."""
+    at = now()
+    codes = (
+        [notification.invoice_code]
+        if notification.invoice_code
+        else codes_in_content(notification.content)
+    )
+    content = notification.content[:500]
+    raw = json.dumps(notification.raw)
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            _RECORD_NOTIFICATION,
+            codes, provider, notification.provider_txn_id, notification.amount, content, at,
+            notification.account_number, raw,
+        )  # fmt: skip
+        if row["payment_id"] is not None:
+            return Recorded(
+                row["payment_id"], row["outcome"], row["invoice_id"], row["invoice_code"]
+            )
+        dup = await conn.fetchrow(
+            _RECORD_DUPLICATE,
+            provider, notification.provider_txn_id, notification.amount, content,
+            notification.account_number, at, raw,
+        )  # fmt: skip
+    if dup is None:  # the counted one vanished: as the ORM path, an error, nothing stored
+        raise RuntimeError(f"payment {provider}/{notification.provider_txn_id} not found")
+    return Recorded(dup["id"], DUPLICATE, dup["invoice_id"], dup["code"])
 
 
 async def list_exceptions(
