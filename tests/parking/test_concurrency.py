@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.conftest import ADMIN_TOKEN
 from tests.identity.people import citizen, sign_in
 from tests.parking.conftest import make_lot
 from thudo.app import create_app
 from thudo.core.clock import now
-from thudo.core.db import async_url, create_engine, is_sqlite, session_factory
+from thudo.core.db import async_url, create_engine, create_hot_pool, is_sqlite, session_factory
 from thudo.core.settings import Settings
 from thudo.identity.models import Account, Session, Unit
-from thudo.parking.models import Lot, Operator, Reservation, Space, Tariff
+from thudo.parking.models import Lot, Operator, ParkingSession, Reservation, Space, Tariff
+from thudo.payments import service as payments
+from thudo.payments.models import Invoice, InvoiceEvent
 from thudo.registry.models import Citizen, CitizenChange
 
 PLACES = 10
@@ -102,4 +107,94 @@ async def test_a_thousand_reservations_at_once_for_ten_places_hold_exactly_ten(
             await db.execute(delete(CitizenChange).where(CitizenChange.personal_id == pid))
             await db.execute(delete(Citizen).where(Citizen.personal_id == pid))
             await db.commit()
+        await own_engine.dispose()
+
+
+@pytest.mark.parametrize("request_path", ["orm", "hot"])
+async def test_one_ticket_checked_out_at_ten_gates_at_once_is_invoiced_once(
+    settings: Settings, engine: object, request_path: str
+) -> None:
+    if request_path == "hot" and is_sqlite(settings.database_url):
+        pytest.skip("the hot path runs on PostgreSQL (CI runs the PostgreSQL suite)")
+    gates = 10
+    own_engine = create_engine(settings.database_url, pool_size=gates)
+    factory = session_factory(own_engine)
+    suffix = uuid.uuid4().hex[:6].upper()
+    hot_pool = None
+    ticket: dict[str, Any] = {}
+    try:
+        async with factory() as db:
+            unit = (await db.execute(select(Unit).where(Unit.code == "HN-SXD"))).scalar_one()
+            await payments.set_collection_account(
+                db, unit=unit, bank_bin="970415", bank_name="VietinBank",
+                account_number="1234567890", account_name="DEMO", is_demo=True,
+            )  # fmt: skip
+            operator = Operator(
+                code=f"G-{suffix}", name="Đơn vị thử", unit_id=unit.id, created_at=now()
+            )
+            db.add(operator)
+            await db.flush()
+            lot = await make_lot(db, operator, f"CG-{suffix}", "Bãi thử cổng ra", "00070", 21.03, 105.85, 5, 0)  # fmt: skip
+            await db.commit()
+        app = create_app(settings, access_log=False)
+        app.state.engine = own_engine
+        app.state.session_factory = factory
+        if request_path == "hot":
+            hot_pool = app.state.hot_pool = await create_hot_pool(settings.database_url, size=gates)
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", timeout=300
+        ) as client:
+            entered = await client.post(
+                "/api/v1/parking/sessions",
+                json={"lot_code": lot.code, "vehicle_type": "motorbike"},
+                headers=headers,
+            )
+            assert entered.status_code == 201, entered.text
+            ticket = entered.json()
+            responses = await asyncio.gather(
+                *(
+                    client.post(
+                        f"/api/v1/parking/sessions/{ticket['code']}/checkout",
+                        json={"lot_code": lot.code},
+                        headers=headers,
+                    )
+                    for _ in range(gates)
+                )
+            )
+        assert [r.status_code for r in responses] == [200] * gates, [r.text for r in responses]
+        codes = {r.json()["invoice_code"] for r in responses}
+        assert len(codes) == 1 and None not in codes
+        assert all(r.json()["status"] == "awaiting_payment" for r in responses)
+        async with factory() as db:
+            issued = list(
+                await db.scalars(
+                    select(Invoice.code).where(
+                        Invoice.purpose == "parking", Invoice.reference == ticket["code"]
+                    )
+                )
+            )
+            assert issued == sorted(codes)
+            space = (
+                await db.execute(
+                    select(Space).where(Space.lot_id == lot.id, Space.vehicle_type == "motorbike")
+                )
+            ).scalar_one()
+            assert space.occupied == 1  # inside until the fee is paid
+    finally:
+        async with factory() as db:
+            if ticket:
+                ids = select(Invoice.id).where(Invoice.reference == ticket["code"])
+                await db.execute(delete(InvoiceEvent).where(InvoiceEvent.invoice_id.in_(ids)))
+                await db.execute(delete(Invoice).where(Invoice.reference == ticket["code"]))
+            lot_id = await db.scalar(select(Lot.id).where(Lot.code == f"CG-{suffix}"))
+            await db.execute(delete(ParkingSession).where(ParkingSession.lot_id == lot_id))
+            await db.execute(delete(Space).where(Space.lot_id == lot_id))
+            await db.execute(delete(Tariff).where(Tariff.lot_id == lot_id))
+            await db.execute(delete(Lot).where(Lot.id == lot_id))
+            await db.execute(delete(Operator).where(Operator.code == f"G-{suffix}"))
+            await db.commit()
+        if hot_pool is not None:
+            await hot_pool.close()
         await own_engine.dispose()

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.hot_path import app, request_path, session_factory  # noqa: F401  (both paths)
 from tests.identity.people import Person, citizen, grant, sign_in
 from tests.parking.conftest import Lots
 from thudo.audit.models import AuditEvent
@@ -119,7 +120,7 @@ async def test_a_reserved_car_enters_by_its_qr_and_leaves_once_the_fee_is_paid(
 async def test_the_periodic_job_opens_the_gate_when_the_bank_pays(
     client: httpx.AsyncClient,
     db: AsyncSession,
-    session_factory: async_sessionmaker[AsyncSession],
+    session_factory: async_sessionmaker[AsyncSession],  # noqa: F811 (tests.hot_path)
     lots: Lots,
     attendant: Person,
     pay: Any,

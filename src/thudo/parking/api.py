@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from thudo.core.access import PUBLIC
@@ -209,6 +209,25 @@ async def session_out(session: Any, settings: Settings, result: service.GateResu
     )  # fmt: skip
 
 
+def gate_out(settings: Settings, view: service.GateView) -> SessionOut:
+    """SessionOut of the hot path's answer (the same body as session_out)."""
+    from thudo.payments.api import payment_url
+    from thudo.payments.service import vietqr_of
+
+    vietqr = url = None
+    if view.invoice is not None and not view.exit_allowed:
+        vietqr, url = vietqr_of(*view.invoice), payment_url(settings, view.invoice[3])
+    return SessionOut(
+        id=view.id, code=view.code, lot_code=view.lot_code, vehicle_type=view.vehicle_type,
+        plate=view.plate, status=view.status, reservation_code=view.reservation_code,
+        entered_at=view.entered_at, exit_requested_at=view.exit_requested_at,
+        exited_at=view.exited_at, fee=view.fee,
+        ticket_qr=service.qr_payload(settings, "V", view.lot_code, view.code),
+        exit_allowed=view.exit_allowed, invoice_code=view.invoice_code, vietqr=vietqr,
+        payment_url=url,
+    )  # fmt: skip
+
+
 @router.post(
     "/sessions",
     status_code=201,
@@ -216,15 +235,27 @@ async def session_out(session: Any, settings: Settings, result: service.GateResu
     summary="Check-in at the gate: a reservation's QR or typed code, else a walk-in ticket",
 )
 async def check_in(
-    data: CheckIn, session: SessionDep, settings: SettingsDep, actor: Operator
+    data: CheckIn, request: Request, settings: SettingsDep, actor: Operator
 ) -> SessionOut:
-    await service.write_first(session)
-    lot = await service.operated_lot(session, actor, data.lot_code)
-    result = await service.check_in(
-        session, settings=settings, actor=actor, lot=lot, vehicle_type=data.vehicle_type,
-        plate=data.plate, qr=data.qr, code=data.code,
-    )  # fmt: skip
-    return await session_out(session, settings, result)
+    state = request.app.state
+    if state.hot_pool is not None:
+        # PostgreSQL: one autocommitted statement (None: the ORM path answers).
+        view = await service.check_in_hot(
+            state.hot_pool, settings=settings, actor=actor, lot_code=data.lot_code,
+            vehicle_type=data.vehicle_type, plate=data.plate, qr=data.qr, code=data.code,
+        )  # fmt: skip
+        if view is not None:
+            return gate_out(settings, view)
+    async with state.session_factory() as session:
+        await service.write_first(session)
+        lot = await service.operated_lot(session, actor, data.lot_code)
+        result = await service.check_in(
+            session, settings=settings, actor=actor, lot=lot, vehicle_type=data.vehicle_type,
+            plate=data.plate, qr=data.qr, code=data.code,
+        )  # fmt: skip
+        out = await session_out(session, settings, result)
+        await session.commit()  # before the answer leaves: acknowledged means stored
+    return out
 
 
 @router.get("/sessions/{id}", response_model=SessionOut, summary="A parking session")
@@ -262,7 +293,25 @@ async def _operated_session(session: Any, actor: Actor, ref: str) -> ParkingSess
     summary="Check-out at the exit gate (id or ticket code; the scanned QR or typed code)",
 )
 async def check_out(
-    id: str, data: CheckOut, session: SessionDep, settings: SettingsDep, actor: Operator
+    id: str, data: CheckOut, request: Request, settings: SettingsDep, actor: Operator
+) -> SessionOut:
+    state = request.app.state
+    if state.hot_pool is not None:
+        # PostgreSQL: a read and at most one autocommitted write (None: the ORM path answers).
+        view = await service.check_out_hot(
+            state.hot_pool, settings=settings, actor=actor, lot_code=data.lot_code, ref=id,
+            qr=data.qr, code=data.code,
+        )  # fmt: skip
+        if view is not None:
+            return gate_out(settings, view)
+    async with state.session_factory() as session:
+        out = await _check_out(session, settings, actor, id, data)
+        await session.commit()  # before the answer leaves: acknowledged means stored
+    return out
+
+
+async def _check_out(
+    session: Any, settings: Settings, actor: Actor, id: str, data: CheckOut
 ) -> SessionOut:
     await service.write_first(session)
     lot = await service.operated_lot(session, actor, data.lot_code)

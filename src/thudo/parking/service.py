@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
+import json
 import math
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -788,6 +791,10 @@ async def check_out(
     from thudo.payments.models import OPEN, PAID
     from thudo.payments.service import Payer, create_invoice, get_invoice_by_code
 
+    if dialect_name(session) == "postgresql":
+        # Two gates scanning one ticket at once: the second waits here for the first to
+        # commit and then sees what it did (one invoice, one opening), never both.
+        await session.refresh(parked, with_for_update=True)
     if parked.status == CLOSED:
         raise DomainError(
             code="session-closed",
@@ -922,3 +929,394 @@ async def day_summary(session: AsyncSession, lot: Lot, day: dt.date, limit: int 
         )
     )
     return DaySummary(int(entered or 0), int(left or 0), int(takings or 0), recent)
+
+
+# ------------------------------------------------------------------ the gate's hot path
+#
+# PostgreSQL, on the asyncpg pool (`app.state.hot_pool`): the ordinary passages of the
+# gate — a walk-in checked in, a ticket checked out (its fee invoiced, or the gate opened
+# once paid) — in one or two autocommitted statements instead of an ORM unit of work.
+# They answer only what they can answer exactly as the ORM path does; anything else (a
+# reservation at the entry, an unknown or foreign lot, a full lot, a refused code, a used
+# ticket, a unit without a collection account…) returns None BEFORE anything was written,
+# and the caller runs the ORM path, which gives the same refusal with the same problem.
+
+
+@dataclass(frozen=True)
+class GateView:
+    """What the gate answers about a parking session (the API's SessionOut, less what
+    the settings sign: the ticket QR and the payment link)."""
+
+    id: int
+    code: str
+    lot_code: str
+    vehicle_type: str
+    plate: str | None
+    status: str
+    reservation_code: str | None
+    entered_at: dt.datetime
+    exit_requested_at: dt.datetime | None
+    exited_at: dt.datetime | None
+    fee: int | None
+    exit_allowed: bool
+    invoice_code: str | None
+    # To pay: (bank BIN, account, amount, invoice code) of the open invoice.
+    invoice: tuple[str, str, int, str] | None = None
+
+
+def _scope_args(actor: Actor) -> tuple[bool, list[str]]:
+    """operated_lot_filter as statement parameters: (every lot, the actor's unit codes)."""
+    if "*" in actor.scopes:
+        return True, []
+    units = set(actor.units_for(PERMISSION))
+    if not units and actor.unit_code and actor.can(PERMISSION):
+        units = {actor.unit_code}
+    return False, sorted(units)
+
+
+# The lot must be one the actor operates: her units (by code), or the city unit among them.
+_OPERATED = """($2::boolean OR EXISTS (
+        SELECT 1 FROM identity_unit AS u
+        WHERE u.code = ANY($3::varchar[]) AND (u.kind = 'city' OR u.id = o.unit_id)))"""
+
+_CHECK_IN_WALK_IN = f"""
+WITH lot AS (
+    SELECT l.id, l.code
+    FROM parking_lot AS l JOIN parking_operator AS o ON o.id = l.operator_id
+    WHERE l.code = $1 AND {_OPERATED}
+),
+take AS (
+    UPDATE parking_space AS s SET occupied = s.occupied + 1
+    FROM lot
+    WHERE s.lot_id = lot.id AND s.vehicle_type = $4 AND s.capacity - s.occupied - s.held > 0
+    RETURNING s.lot_id
+)
+INSERT INTO parking_session (code, lot_id, vehicle_type, plate, status, entered_at,
+                             checked_in_by)
+SELECT $5, take.lot_id, $4, $6, '{PARKED}', $7, $8 FROM take
+RETURNING id, (SELECT code FROM lot) AS lot_code
+"""
+
+
+# A reservation enters: held → checked in (if still held and in time), its hold turned
+# into an occupied place, the ticket written, and — when someone other than its holder
+# sees its plate — the audit record, as record_read writes it.
+_CHECK_IN_RESERVED = f"""
+WITH lot AS (
+    SELECT l.id, l.code
+    FROM parking_lot AS l JOIN parking_operator AS o ON o.id = l.operator_id
+    WHERE l.code = $1 AND {_OPERATED}
+),
+res AS (
+    UPDATE parking_reservation AS r SET status = '{CHECKED_IN}', updated_at = $5
+    FROM lot
+    WHERE r.code = $4 AND r.lot_id = lot.id AND r.status = '{HELD}' AND r.held_until >= $5
+    RETURNING r.id, r.lot_id, r.vehicle_type, r.plate, r.personal_id
+),
+sp AS (
+    UPDATE parking_space AS s SET occupied = s.occupied + 1, held = s.held - 1
+    FROM res WHERE s.lot_id = res.lot_id AND s.vehicle_type = res.vehicle_type
+),
+ins AS (
+    INSERT INTO parking_session (code, lot_id, vehicle_type, plate, reservation_id, status,
+                                 entered_at, checked_in_by)
+    SELECT $6, res.lot_id, res.vehicle_type, res.plate, res.id, '{PARKED}', $5, $7 FROM res
+    RETURNING id
+),
+a AS (
+    INSERT INTO audit_event (occurred_at, actor, actor_unit, client_id, action,
+                             subject_personal_id, fields, purpose, detail)
+    SELECT $5, $7, $8, $9, 'read', res.personal_id, $10::json, 'parking check-in', '{{}}'::json
+    FROM res WHERE res.personal_id IS DISTINCT FROM $11::varchar
+)
+SELECT ins.id, res.vehicle_type, res.plate, (SELECT code FROM lot) AS lot_code
+FROM res, ins
+"""
+
+
+def _reservation_ref(
+    settings: Settings, lot_code: str, qr: str | None, code: str | None
+) -> str | None:
+    """The reservation code scanned or typed at this lot's entry; None: the ORM path
+    decides (a forged or foreign QR, a ticket at the entry, a malformed code…)."""
+    if qr:
+        try:
+            scanned = read_qr(settings, qr)
+        except DomainError:
+            return None
+        if scanned.kind != RESERVATION_PREFIX or scanned.lot_code != lot_code:
+            return None
+        return scanned.code
+    typed = normalise_code(code or "")
+    if len(typed) != 8 or typed[0] != RESERVATION_PREFIX:
+        return None
+    return typed
+
+
+async def check_in_hot(
+    pool: Any,
+    *,
+    settings: Settings,
+    actor: Actor,
+    lot_code: str,
+    vehicle_type: str | None,
+    plate: str | None,
+    qr: str | None = None,
+    code: str | None = None,
+) -> GateView | None:
+    """A vehicle enters, as check_in: by its reservation, else as a walk-in ticket."""
+    if qr or code:
+        return await _check_in_reserved(
+            pool, settings=settings, actor=actor, lot_code=lot_code.upper(), qr=qr, code=code
+        )
+    if vehicle_type not in VEHICLE_TYPES:
+        return None
+    try:
+        plate_value = normalise_plate(plate) if plate else None
+    except DomainError:
+        return None
+    every, units = _scope_args(actor)
+    at, code = now(), new_code(TICKET_PREFIX)
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            _CHECK_IN_WALK_IN,
+            lot_code.upper(), every, units, vehicle_type, code, plate_value, at, actor.ref,
+        )  # fmt: skip
+    if row is None:
+        return None
+    return GateView(
+        id=row["id"], code=code, lot_code=row["lot_code"], vehicle_type=vehicle_type,
+        plate=plate_value, status=PARKED, reservation_code=None, entered_at=at,
+        exit_requested_at=None, exited_at=None, fee=None, exit_allowed=False, invoice_code=None,
+    )  # fmt: skip
+
+
+async def _check_in_reserved(
+    pool: Any, *, settings: Settings, actor: Actor, lot_code: str, qr: str | None, code: str | None
+) -> GateView | None:
+    reservation_code = _reservation_ref(settings, lot_code, qr, code)
+    if reservation_code is None:
+        return None
+    every, units = _scope_args(actor)
+    at, ticket = now(), new_code(TICKET_PREFIX)
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            _CHECK_IN_RESERVED,
+            lot_code, every, units, reservation_code, at, ticket, actor.ref, actor.unit_code,
+            actor.client_id, json.dumps(["parking_reservation.plate"]),
+            actor.personal_id,
+        )  # fmt: skip
+    if row is None:
+        return None
+    return GateView(
+        id=row["id"], code=ticket, lot_code=row["lot_code"], vehicle_type=row["vehicle_type"],
+        plate=row["plate"], status=PARKED, reservation_code=reservation_code, entered_at=at,
+        exit_requested_at=None, exited_at=None, fee=None, exit_allowed=False, invoice_code=None,
+    )  # fmt: skip
+
+
+_GATE_READ = f"""
+SELECT l.code AS lot_code, o.unit_id,
+       p.id, p.code, p.vehicle_type, p.plate, p.status, p.entered_at, p.exit_requested_at,
+       p.exited_at, p.fee, p.invoice_code,
+       t.day_turn, t.night_turn, t.hourly,
+       r.code AS reservation_code, r.holder_name, r.personal_id, r.account_id,
+       i.status AS invoice_status, i.due_at AS invoice_due_at, i.amount AS invoice_amount,
+       i.bank_bin AS invoice_bank_bin, i.account_number AS invoice_account_number,
+       ca.bank_bin, ca.account_number
+FROM parking_lot AS l
+JOIN parking_operator AS o ON o.id = l.operator_id
+JOIN parking_session AS p ON p.{{column}} = $4 AND p.lot_id = l.id
+LEFT JOIN parking_tariff AS t ON t.lot_id = l.id AND t.vehicle_type = p.vehicle_type
+LEFT JOIN parking_reservation AS r ON r.id = p.reservation_id
+LEFT JOIN payments_invoice AS i ON i.code = p.invoice_code
+LEFT JOIN payments_collection_account AS ca ON ca.unit_id = o.unit_id
+WHERE l.code = $1 AND {_OPERATED}
+"""
+_GATE_READ_BY_ID = _GATE_READ.format(column="id")
+_GATE_READ_BY_CODE = _GATE_READ.format(column="code")
+
+# Fee due: the session waits for payment with a new invoice. The session's row changes
+# only if it is still as read (two gates scanning one ticket at once issue one invoice);
+# the invoice and its first event are written from the changed row, so neither exists
+# without the other. Columns and event data as payments.service.create_invoice writes them.
+_ISSUE = """
+WITH num AS (SELECT nextval('{sequence}') AS n),
+upd AS (
+    UPDATE parking_session
+    SET exit_requested_at = $2, fee = $3, status = '{awaiting}',
+        invoice_code = '{prefix}' || $4::text
+                       || lpad(((SELECT n FROM num) % {modulus})::text, {digits}, '0')
+    WHERE id = $1 AND status = $5 AND invoice_code IS NOT DISTINCT FROM $6::varchar
+    RETURNING invoice_code
+),
+inv AS (
+    INSERT INTO payments_invoice (code, payer_account_id, payer_personal_id, payer_name,
+        purpose, reference, description, amount, currency, unit_id, bank_bin, account_number,
+        due_at, status, paid_amount, refunded_amount, created_by, created_at, updated_at)
+    SELECT upd.invoice_code, $7, $8, $9, '{purpose}', $10, $11, $3, 'VND', $12, $13, $14,
+        $15, 'open', 0, 0, $16, $2, $2
+    FROM upd
+    RETURNING id, code
+),
+ev AS (
+    INSERT INTO payments_invoice_event (invoice_id, kind, actor, data, at)
+    SELECT inv.id, 'created', $16, $17::json, $2 FROM inv
+)
+SELECT code FROM inv
+"""
+
+# The gate opens: the session closed (if still as read) and its place given back.
+_CLOSE = f"""
+WITH c AS (
+    UPDATE parking_session
+    SET status = '{CLOSED}', exited_at = $2, checked_out_by = $3,
+        exit_requested_at = coalesce($4, exit_requested_at), fee = coalesce($5, fee)
+    WHERE id = $1 AND status = $6 AND invoice_code IS NOT DISTINCT FROM $7::varchar
+    RETURNING lot_id, vehicle_type
+),
+s AS (
+    UPDATE parking_space AS sp SET occupied = sp.occupied - 1
+    FROM c WHERE sp.lot_id = c.lot_id AND sp.vehicle_type = c.vehicle_type
+)
+SELECT count(*) FROM c
+"""
+
+
+@functools.cache
+def _issue_statement() -> str:
+    from thudo.payments import service as payments
+
+    return _ISSUE.format(
+        sequence=payments.INVOICE_NUMBER_SEQUENCE, awaiting=AWAITING_PAYMENT,
+        prefix=payments.CODE_PREFIX, modulus=10**payments.NUMBER_DIGITS,
+        digits=payments.NUMBER_DIGITS, purpose=PAYMENT_PURPOSE,
+    )  # fmt: skip
+
+
+def _ticket_ref(
+    settings: Settings, lot_code: str, ref: str, qr: str | None, code: str | None
+) -> tuple[str, str | int] | None:
+    """How to find the session: ("code", ticket code) or ("id", id); None: the ORM path
+    decides (a reservation's code, a code of another lot, anything it refuses)."""
+    if qr or code:
+        if qr:
+            try:
+                scanned = read_qr(settings, qr)
+            except DomainError:
+                return None
+            if scanned.kind != TICKET_PREFIX or scanned.lot_code != lot_code:
+                return None
+            return "code", scanned.code
+        typed = normalise_code(code or "")
+        if len(typed) != 8 or typed[0] != TICKET_PREFIX:
+            return None
+        return "code", typed
+    ref = ref.strip()
+    if ref.isdigit():
+        return ("id", int(ref)) if len(ref) <= 18 else None
+    return "code", normalise_code(ref)
+
+
+async def check_out_hot(
+    pool: Any,
+    *,
+    settings: Settings,
+    actor: Actor,
+    lot_code: str,
+    ref: str,
+    qr: str | None = None,
+    code: str | None = None,
+) -> GateView | None:
+    """At the exit gate, as check_out: the gate opens once the fee is paid; an open
+    invoice is shown again; otherwise the fee by tariff is invoiced."""
+    lot_code = lot_code.upper()
+    found = _ticket_ref(settings, lot_code, ref, qr, code)
+    if found is None:
+        return None
+    column, key = found
+    every, units = _scope_args(actor)
+    read = _GATE_READ_BY_ID if column == "id" else _GATE_READ_BY_CODE
+    async with pool.acquire() as conn:
+        for _ in range(3):  # another gate changed the session meanwhile: read it again
+            p = await conn.fetchrow(read, lot_code, every, units, key)
+            if p is None or p["status"] == CLOSED:
+                return None
+            if (qr or code) and str(p["id"]) != ref.strip() and p["code"] != normalise_code(ref):
+                return None  # the scanned ticket is not this session's
+            at = now()
+            view = dict(
+                id=p["id"], code=p["code"], lot_code=p["lot_code"],
+                vehicle_type=p["vehicle_type"], plate=p["plate"],
+                reservation_code=p["reservation_code"], entered_at=p["entered_at"],
+            )  # fmt: skip
+            if p["status"] == AWAITING_PAYMENT and p["invoice_code"]:
+                if p["invoice_status"] is None:
+                    return None
+                if p["invoice_status"] == "paid":
+                    closed = await conn.fetchval(
+                        _CLOSE, p["id"], at, actor.ref, None, None, p["status"], p["invoice_code"]
+                    )
+                    if closed:
+                        return GateView(
+                            **view, status=CLOSED, exit_requested_at=p["exit_requested_at"],
+                            exited_at=at, fee=p["fee"], exit_allowed=True,
+                            invoice_code=p["invoice_code"],
+                        )  # fmt: skip
+                    continue
+                if p["invoice_status"] == "open" and p["invoice_due_at"] > at:
+                    return GateView(
+                        **view, status=p["status"], exit_requested_at=p["exit_requested_at"],
+                        exited_at=p["exited_at"], fee=p["fee"], exit_allowed=False,
+                        invoice_code=p["invoice_code"],
+                        invoice=(p["invoice_bank_bin"], p["invoice_account_number"],
+                                 p["invoice_amount"], p["invoice_code"]),
+                    )  # fmt: skip
+                # The invoice lapsed at the gate: the fee runs on and a new one is issued.
+            fee = 0
+            if p["day_turn"] is not None:
+                tariff = Tariff(
+                    day_turn=p["day_turn"], night_turn=p["night_turn"], hourly=p["hourly"]
+                )
+                fee = fee_for(tariff, p["entered_at"], at)
+            if fee == 0:
+                closed = await conn.fetchval(
+                    _CLOSE, p["id"], at, actor.ref, at, 0, p["status"], p["invoice_code"]
+                )
+                if closed:
+                    return GateView(
+                        **view, status=CLOSED, exit_requested_at=at, exited_at=at, fee=0,
+                        exit_allowed=True, invoice_code=None,
+                    )  # fmt: skip
+                continue
+            due_at = at + dt.timedelta(minutes=settings.parking_payment_minutes)
+            if p["reservation_code"] is not None:
+                payer_name = (p["holder_name"] or "").strip()
+                payer_pid, payer_account = p["personal_id"], p["account_id"]
+            else:
+                payer_name = f"Khách gửi xe {p['plate'] or p['code']}"
+                payer_pid = payer_account = None
+            if (
+                p["bank_bin"] is None  # the unit has no collection account: 409 there
+                or not payer_name
+                or due_at <= at
+                or not 0 < fee < 10**12
+            ):
+                return None
+            day = at.astimezone(VN_TZ).strftime("%Y%m%d")
+            invoice_code = await conn.fetchval(
+                _issue_statement(),
+                p["id"], at, fee, day, p["status"], p["invoice_code"],
+                payer_account, payer_pid, payer_name[:200], p["code"],
+                f"Phi gui xe {p['lot_code']} ve {p['code']}"[:200], p["unit_id"],
+                p["bank_bin"], p["account_number"], due_at, actor.ref,
+                json.dumps({"amount": fee, "due_at": due_at.isoformat()}),
+            )  # fmt: skip
+            if invoice_code is None:
+                continue
+            return GateView(
+                **view, status=AWAITING_PAYMENT, exit_requested_at=at, exited_at=None, fee=fee,
+                exit_allowed=False, invoice_code=invoice_code,
+                invoice=(p["bank_bin"], p["account_number"], fee, invoice_code),
+            )  # fmt: skip
+    return None
