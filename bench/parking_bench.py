@@ -37,7 +37,7 @@ import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bench.server import machine, running_server, wrk
+from bench.server import database_cpu_seconds, machine, running_server, server_cpu_seconds, wrk
 
 LUA = """
 local token = "%(token)s"
@@ -78,6 +78,10 @@ def _conninfo(url: str, database: str | None = None) -> str:
     if database:
         u = u.set(database=database)
     return u.render_as_string(hide_password=False)
+
+
+def _dbname(url: str) -> str:
+    return str(make_url(url).database)
 
 
 def _prepare(url: str) -> list[str]:
@@ -141,12 +145,16 @@ def _gate(url: str, args: argparse.Namespace, lots: list[str]) -> None:
         with psycopg.connect(_conninfo(url)) as conn:
             before = conn.execute("SELECT count(*), max(id) FROM parking_session").fetchone()
         assert before is not None
+        load = os.getloadavg()
+        cpu = server_cpu_seconds(base), database_cpu_seconds(_conninfo(url), _dbname(url))
         start = time.monotonic()
         result = wrk(
             base + "/", connections=args.connections, threads=args.threads,
             seconds=args.seconds, script=script,
         )  # fmt: skip
         elapsed = time.monotonic() - start
+        app_cpu = server_cpu_seconds(base) - cpu[0]
+        db_cpu = database_cpu_seconds(_conninfo(url), _dbname(url)) - cpu[1]
         with psycopg.connect(_conninfo(url)) as conn:
             row = conn.execute(
                 "SELECT count(*),"
@@ -169,6 +177,12 @@ def _gate(url: str, args: argparse.Namespace, lots: list[str]) -> None:
         f"over {args.seconds} s (wrk; {elapsed:.1f} s wall): {checked_in:,} check-ins, "
         f"{checked_out:,} check-outs with an invoice → {checked_out / args.seconds:,.0f} "
         f"sessions/s (check-in + check-out), {invoices[0]:,} parking invoices in all"
+    )
+    per = 1000 / max(checked_out, 1)
+    print(
+        f"CPU per session (check-in + check-out): {app_cpu * per:.2f} ms in the app's workers, "
+        f"{db_cpu * per:.2f} ms in PostgreSQL's backends (wrk not counted); "
+        f"load average at the start {load[0]:.2f}"
     )
     print(
         "every lot's counter equals its vehicles inside"

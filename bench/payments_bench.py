@@ -24,7 +24,7 @@ import uuid
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bench.server import machine, running_server, wrk
+from bench.server import database_cpu_seconds, machine, running_server, server_cpu_seconds, wrk
 from thudo.payments.providers import SANDBOX_BANK, sign
 
 LUA = """
@@ -97,7 +97,7 @@ def _prepare(url: str, invoices: int) -> tuple[list[str], int]:
             await engine.dispose()
 
     unit_id = asyncio.run(units())
-    codes = [f"HD20991231{n:06d}" for n in range(1, invoices + 1)]
+    codes = [f"HD20991231{n:08d}" for n in range(1, invoices + 1)]
     with psycopg.connect(_conninfo(url)) as conn, conn.cursor() as cur:
         with cur.copy(
             "COPY payments_invoice (code, payer_name, purpose, reference, description, amount,"
@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
 
+    load = os.getloadavg()
     name = f"thudo_bench_pay_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(_conninfo(args.database_url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -174,6 +175,7 @@ def main() -> None:
             script = os.path.join(tmp, "post.lua")
             with open(script, "w") as fh:
                 fh.write(LUA % {"dir": tmp, "provider": SANDBOX_BANK})
+            cpu = server_cpu_seconds(base), database_cpu_seconds(_conninfo(url), name)
             result = wrk(
                 base + "/",
                 connections=args.connections,
@@ -181,6 +183,8 @@ def main() -> None:
                 seconds=args.seconds,
                 script=script,
             )
+            app_cpu = server_cpu_seconds(base) - cpu[0]
+            db_cpu = database_cpu_seconds(_conninfo(url), name) - cpu[1]
         with psycopg.connect(_conninfo(url)) as conn:
             outcomes = dict(
                 conn.execute(
@@ -196,6 +200,12 @@ def main() -> None:
             result.line(
                 f"webhook ingestion, {args.workers} workers, {args.connections} connections"
             )
+        )
+        per = 1000 / max(result.requests, 1)
+        print(
+            f"CPU per notification: {app_cpu * per:.2f} ms in the app's workers, "
+            f"{db_cpu * per:.2f} ms in PostgreSQL's backends (wrk and the rest not counted); "
+            f"load average at the start {load[0]:.2f}"
         )
         print(f"stored notifications by outcome: {outcomes}")
         assert paid is not None
