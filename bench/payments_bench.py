@@ -153,7 +153,6 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
 
-    load = os.getloadavg()
     name = f"thudo_bench_pay_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(_conninfo(args.database_url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -175,6 +174,7 @@ def main() -> None:
             script = os.path.join(tmp, "post.lua")
             with open(script, "w") as fh:
                 fh.write(LUA % {"dir": tmp, "provider": SANDBOX_BANK})
+            load = os.getloadavg()
             cpu = server_cpu_seconds(base), database_cpu_seconds(_conninfo(url), name)
             result = wrk(
                 base + "/",
