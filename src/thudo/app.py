@@ -120,12 +120,14 @@ def _module_routers() -> list[APIRouter]:
     from thudo.registry.api import router as registry_api
 
     # Partner systems' hot paths first: every request walks the route list in order until
-    # it matches (≈ 0.1 ms for a route near the end), and their prefixes (/open311,
-    # /api/v1/health, /fhir/R4) conflict with no other router's paths.
+    # it matches (≈ 0.1 ms for a route near the end; measured: a third of a payment
+    # webhook's CPU was spent matching the routes before it). Their prefixes (/open311,
+    # /api/v1/health, /fhir/R4, /api/v1/payments, /api/v1/parking) conflict with no other
+    # router's paths.
     return [
-        open311_api, health_api, fhir_api,
+        open311_api, health_api, fhir_api, payments_api, parking_api,
         geo_api, registry_api, identity_api, identity_staff_pages, account_pages, notify_pages,
-        payments_api, payments_pages, parking_api, parking_pages,
+        payments_pages, parking_pages,
         oidc_api, oidc_pages,
         procedures_api, procedures_pages, documents_pages, dossiers_api, dossiers_pages,
         health_pages,
