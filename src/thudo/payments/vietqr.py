@@ -8,6 +8,7 @@ including "6304".
 
 from __future__ import annotations
 
+import binascii
 import re
 from dataclasses import dataclass
 
@@ -28,13 +29,10 @@ class VietQRError(ValueError):
 
 
 def crc16_ccitt_false(data: bytes) -> int:
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final XOR): the
+    standard library's CRC-CCITT started from 0xFFFF (C; the bitwise Python loop cost
+    ≈ 0.1 ms per payload on the gate's hot path)."""
+    return binascii.crc_hqx(data, 0xFFFF)
 
 
 def _tlv(tag: str, value: str) -> str:
