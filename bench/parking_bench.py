@@ -146,14 +146,14 @@ def _gate(url: str, args: argparse.Namespace, lots: list[str]) -> None:
             before = conn.execute("SELECT count(*), max(id) FROM parking_session").fetchone()
         assert before is not None
         load = os.getloadavg()
-        cpu = server_cpu_seconds(base), database_cpu_seconds(_conninfo(url), _dbname(url))
+        cpu = server_cpu_seconds(base, jobs=False), database_cpu_seconds(_conninfo(url), _dbname(url))
         start = time.monotonic()
         result = wrk(
             base + "/", connections=args.connections, threads=args.threads,
             seconds=args.seconds, script=script,
         )  # fmt: skip
         elapsed = time.monotonic() - start
-        app_cpu = server_cpu_seconds(base) - cpu[0]
+        app_cpu = server_cpu_seconds(base, jobs=False) - cpu[0]
         db_cpu = database_cpu_seconds(_conninfo(url), _dbname(url)) - cpu[1]
         with psycopg.connect(_conninfo(url)) as conn:
             row = conn.execute(

@@ -175,7 +175,7 @@ def main() -> None:
             with open(script, "w") as fh:
                 fh.write(LUA % {"dir": tmp, "provider": SANDBOX_BANK})
             load = os.getloadavg()
-            cpu = server_cpu_seconds(base), database_cpu_seconds(_conninfo(url), name)
+            cpu = server_cpu_seconds(base, jobs=False), database_cpu_seconds(_conninfo(url), name)
             result = wrk(
                 base + "/",
                 connections=args.connections,
@@ -183,7 +183,7 @@ def main() -> None:
                 seconds=args.seconds,
                 script=script,
             )
-            app_cpu = server_cpu_seconds(base) - cpu[0]
+            app_cpu = server_cpu_seconds(base, jobs=False) - cpu[0]
             db_cpu = database_cpu_seconds(_conninfo(url), name) - cpu[1]
         with psycopg.connect(_conninfo(url)) as conn:
             outcomes = dict(

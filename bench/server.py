@@ -37,9 +37,6 @@ def machine() -> str:
     return f"{cores} cores ({cpu}), {mem_kb / 1024 / 1024:.0f} GiB RAM, Python {platform.python_version()}"
 
 
-_SERVERS: dict[str, int] = {}
-
-
 def _cpu_of(pid: int) -> float:
     """CPU seconds (user + system) a process has used so far; 0 once it is gone."""
     try:
@@ -48,25 +45,6 @@ def _cpu_of(pid: int) -> float:
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _descendants(pid: int) -> list[int]:
-    found, stack = [], [pid]
-    while stack:
-        current = stack.pop()
-        found.append(current)
-        try:
-            for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children") as fh:
-                    stack.extend(int(c) for c in fh.read().split())
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return found
-
-
-def server_cpu_seconds(base: str) -> float:
-    """CPU seconds used so far by the server started for `base` and its worker processes."""
-    return sum(_cpu_of(pid) for pid in _descendants(_SERVERS[base]))
 
 
 def database_cpu_seconds(conninfo: str, database: str) -> float:
