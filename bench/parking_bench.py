@@ -146,7 +146,10 @@ def _gate(url: str, args: argparse.Namespace, lots: list[str]) -> None:
             before = conn.execute("SELECT count(*), max(id) FROM parking_session").fetchone()
         assert before is not None
         load = os.getloadavg()
-        cpu = server_cpu_seconds(base, jobs=False), database_cpu_seconds(_conninfo(url), _dbname(url))
+        cpu = (
+            server_cpu_seconds(base, jobs=False),
+            database_cpu_seconds(_conninfo(url), _dbname(url)),
+        )
         start = time.monotonic()
         result = wrk(
             base + "/", connections=args.connections, threads=args.threads,
