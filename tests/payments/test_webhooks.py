@@ -221,7 +221,7 @@ async def test_a_transfer_naming_an_older_six_digit_code_still_pays_it(
     db: AsyncSession, make_invoice: Any, post_webhook: Any
 ) -> None:
     invoice = await make_invoice(amount=40_000)
-    old = f"HD20261122{random.randrange(10**6):06d}"  # codes issued before migration 0015
+    old = f"HD20261122{random.randrange(10**6):06d}"  # codes issued before migration 0016
     await db.execute(update(Invoice).where(Invoice.id == invoice.id).values(code=old))
     await db.commit()
     # Digits right after the code (a phone number) do not hide it.

@@ -58,7 +58,7 @@ class CollectionAccount(Base):
 class InvoiceSequence(Base):
     """SQLite: the last invoice number given out on one day (codes are HD + date +
     number). PostgreSQL takes numbers from the `payments_invoice_number` sequence
-    (migration 0015) instead, which no transaction holds until it commits."""
+    (migration 0016) instead, which no transaction holds until it commits."""
 
     __tablename__ = "payments_invoice_sequence"
 
@@ -72,7 +72,7 @@ class Invoice(Base):
     __tablename__ = "payments_invoice"
 
     id: Mapped[BigIntPK]
-    # "HD" + yyyymmdd + 8-digit number (6 before migration 0015); also the transfer content.
+    # "HD" + yyyymmdd + 8-digit number (6 before migration 0016); also the transfer content.
     code: Mapped[str] = mapped_column(String(20), unique=True)
     payer_account_id: Mapped[int | None] = mapped_column(
         BigIntType, ForeignKey("identity_account.id")

@@ -48,13 +48,13 @@ from thudo.payments.providers import Notification
 
 CODE_PREFIX = "HD"
 # An invoice code is HD + yyyymmdd (Hà Nội) + an 8-digit number (codes issued before
-# migration 0015 have 6 digits). It is found anywhere in a transfer's content once spaces,
+# migration 0016 have 6 digits). It is found anywhere in a transfer's content once spaces,
 # punctuation and case are set aside (banks add prefixes and suffixes of their own).
 NUMBER_DIGITS = 8
 _NUMBER_MODULUS = 10**NUMBER_DIGITS
 _CODE_WIDTHS = (8 + NUMBER_DIGITS, 8 + 6)  # digits after HD: current codes first, then old
 _CODE_IN_CONTENT = re.compile(r"HD(?=(\d{14,}))")
-# PostgreSQL: one city-wide SEQUENCE (migration 0015) gives the numbers. nextval never
+# PostgreSQL: one city-wide SEQUENCE (migration 0016) gives the numbers. nextval never
 # waits for another transaction, so issuing invoices is no longer serialised on one
 # row per day; numbers are unique, rise over time, and may skip (a rolled-back issue).
 INVOICE_NUMBER_SEQUENCE = "payments_invoice_number"

@@ -1,7 +1,7 @@
 """payments: invoice numbers from a PostgreSQL sequence instead of one locked row per day
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06 01:50:00
 
 Every invoice took its number from the day's `payments_invoice_sequence` row, locked by
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
