@@ -219,6 +219,62 @@ def db_timings(url: str, rng: random.Random, n: int = 300) -> list[str]:
     return out
 
 
+async def cpu_per_request(url: str, key: str, rng: random.Random, count: int) -> list[str]:
+    """CPU of the web process per request (`time.process_time`, in process, serial, HTTP
+    client included, PostgreSQL not), with the asyncpg hot paths and with sessions only: a
+    busy shared machine distorts this much less than it distorts throughput."""
+    import httpx
+    from pydantic import SecretStr
+
+    from thudo.app import create_app
+    from thudo.core.db import create_hot_pool
+    from thudo.core.settings import Settings
+
+    settings = Settings(env="development", database_url=url, log_level="WARNING",
+                        secret_key=SecretStr("bench-" + "x" * 40),
+                        data_dir=tempfile.mkdtemp(prefix="thudo-bench-"))  # fmt: skip
+    out = []
+    for hot in (False, True):
+        app = create_app(settings, access_log=False)
+        app.state.engine = create_engine(url, pool_size=4)
+        app.state.session_factory = session_factory(app.state.engine)
+        app.state.hot_pool = await create_hot_pool(url, size=4) if hot else None
+        transport = httpx.ASGITransport(app=app)
+        cases = (
+            ("submission (Open311 POST)", [("POST", b) for b in submissions(rng, key, count + 10)]),
+            ("public list (API)", [("GET", p) for p in list_paths(rng)]),
+            ("duplicate suggestions", [("GET", p) for p in similar_paths(rng)]),
+            ("Open311 GET requests.json", [("GET", "/open311/v2/requests.json?page_size=20&page="
+                                            + str(rng.choice([1, 2, 3])))] * 50),
+        )  # fmt: skip
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+
+                async def send(method: str, item: str) -> None:
+                    if method == "POST":
+                        r = await client.post("/open311/v2/requests.json", content=item, headers={
+                            "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+                    else:
+                        r = await client.get(item)
+                    assert r.status_code < 300, r.text[:300]
+
+                for label, items in cases:
+                    for method, item in items[:10]:  # warm-up: caches, prepared statements
+                        await send(method, item)
+                    started, wall = time.process_time(), time.perf_counter()
+                    for n in range(count):
+                        await send(*items[10 + n % (len(items) - 10)])
+                    cpu = (time.process_time() - started) / count * 1000
+                    ms = (time.perf_counter() - wall) / count * 1000
+                    out.append(f"{label}, {'asyncpg hot path' if hot else 'sessions only'}: "
+                               f"{cpu:.2f} ms CPU per request in process ({ms:.2f} ms wall)")  # fmt: skip
+        finally:
+            if app.state.hot_pool is not None:
+                await app.state.hot_pool.close()
+            await app.state.engine.dispose()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -228,6 +284,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--submit-connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cpu-sample", type=int, default=300,
+                        help="requests of each kind timed in process (0: none)")  # fmt: skip
+    parser.add_argument("--cpu-only", action="store_true", help="only the in-process CPU figures")
     args = parser.parse_args()
     rng = random.Random(6)
     print(machine())
@@ -236,6 +295,11 @@ def main() -> None:
     for line in db_timings(args.database_url, rng):
         print(line)
     key = asyncio.run(_key(args.database_url))
+    if args.cpu_sample:
+        for line in asyncio.run(cpu_per_request(args.database_url, key, rng, args.cpu_sample)):
+            print(line)
+        if args.cpu_only:
+            return
     # A smaller pool than the default 20 per worker: the PostgreSQL server is shared.
     env = {"THUDO_DB_POOL_SIZE": "10"}
     with running_server(args.database_url, workers=args.workers, env=env) as base:

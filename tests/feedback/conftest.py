@@ -1,16 +1,24 @@
-"""Helpers for report tests: images, the SMS code of an anonymous report, staff."""
+"""Helpers for report tests: images, the SMS code of an anonymous report, staff; and the
+two ways the app reads and writes reports (sessions, or PostgreSQL's asyncpg hot pool)."""
 
 from __future__ import annotations
 
 import io
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from thudo.app import create_app
+from thudo.core.db import create_hot_pool, session_factory
+from thudo.core.settings import Settings
+from thudo.feedback.models import ApiKey, Report
 from thudo.notify.models import Message
 
 # Phường Hoàn Kiếm (00070): by the lake; Phường Ba Đình (00004).
@@ -79,3 +87,64 @@ async def file_anonymous(
     assert confirmed.status_code == 200, confirmed.text
     result: dict[str, Any] = confirmed.json()
     return result
+
+
+@pytest.fixture(params=["sessions", "asyncpg"])
+def path(request: pytest.FixtureRequest, engine: AsyncEngine) -> str:
+    """Each test runs on the session path and, on PostgreSQL, on the asyncpg hot path."""
+    if request.param == "asyncpg" and engine.dialect.name != "postgresql":
+        pytest.skip("the asyncpg hot path is PostgreSQL's (CI runs it there)")
+    return str(request.param)
+
+
+@asynccontextmanager
+async def deployed_app(
+    settings: Settings, engine: AsyncEngine, *, hot: bool
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app as deployed: real commits, with or without its asyncpg hot pool."""
+    app = create_app(settings, access_log=False)
+    app.state.engine = engine
+    app.state.session_factory = session_factory(engine)
+    if hot:
+        app.state.hot_pool = await create_hot_pool(settings.database_url, size=2)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+    finally:
+        if app.state.hot_pool is not None:
+            await app.state.hot_pool.close()
+
+
+@asynccontextmanager
+async def committed_reports_removed(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Reports and keys committed inside are deleted afterwards (with their history,
+    moderation and photos)."""
+    factory = session_factory(engine)
+    async with factory() as s:
+        last_report = await s.scalar(select(func.coalesce(func.max(Report.id), 0)))
+        last_key = await s.scalar(select(func.coalesce(func.max(ApiKey.id), 0)))
+    try:
+        yield
+    finally:
+        async with factory() as s:
+            await s.execute(delete(Report).where(Report.id > last_report))
+            await s.execute(delete(ApiKey).where(ApiKey.id > last_key))
+            await s.commit()
+
+
+@pytest.fixture
+async def deployed(
+    path: str, settings: Settings, engine: AsyncEngine
+) -> AsyncIterator[tuple[httpx.AsyncClient, AsyncSession] | None]:
+    """On the asyncpg path: the app as deployed (its hot pool, real commits) and a committing
+    session; what the test committed is deleted afterwards."""
+    if path != "asyncpg":
+        yield None
+        return
+    async with (
+        committed_reports_removed(engine),
+        deployed_app(settings, engine, hot=True) as client,
+        session_factory(engine)() as db,
+    ):
+        yield client, db

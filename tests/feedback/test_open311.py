@@ -7,12 +7,28 @@ import xml.etree.ElementTree as ET
 
 import httpx
 import pytest
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.feedback.conftest import HOAN_KIEM_POINT, SAIGON_POINT
-from thudo.feedback.open311 import issue_key
+from thudo.core.clock import now
+from thudo.feedback.models import ApiKey, Moderation, Report, ReportEvent
+from thudo.feedback.open311 import issue_key, key_hash
 
 BASE = "/open311/v2"
+
+
+@pytest.fixture
+def client(
+    deployed: tuple[httpx.AsyncClient, AsyncSession] | None, client: httpx.AsyncClient
+) -> httpx.AsyncClient:
+    """Every test here on both paths: sessions, and PostgreSQL's asyncpg hot pool."""
+    return deployed[0] if deployed else client
+
+
+@pytest.fixture
+def db(deployed: tuple[httpx.AsyncClient, AsyncSession] | None, db: AsyncSession) -> AsyncSession:
+    return deployed[1] if deployed else db
 
 
 @pytest.fixture
@@ -172,3 +188,111 @@ async def test_posting_without_a_valid_key_or_outside_the_city_gives_the_error_l
     assert missing.status_code == 404 and missing.json()[0]["code"] == 404
     bad_format = await client.get(f"{BASE}/services.csv")
     assert bad_format.status_code == 404
+
+
+async def test_a_posted_request_is_stored_with_its_history_moderation_and_the_key_marked_used(
+    client: httpx.AsyncClient, db: AsyncSession, api_key: str
+) -> None:
+    text = "Đèn tắt cả đoạn, gọi tôi 0912 345 678 nhé. Bọn thằng chó nào đập vỡ bóng đèn."
+    created = await _post(client, "json", api_key, description=text)
+    assert created.status_code == 201, created.text
+    [answer] = created.json()
+    assert answer["service_notice"].startswith("Đã tiếp nhận, Sở Xây dựng xử lý; hạn trả lời ")
+    r = await db.scalar(select(Report).where(Report.code == answer["service_request_id"]))
+    assert r is not None and r.open311_token == answer["token"]
+    assert (r.status, r.channel, r.open311_client) == (
+        "received",
+        "open311",
+        "Ứng dụng đối tác thử nghiệm",
+    )
+    assert (r.ward_code, r.unit_code, r.reporter_name, r.reporter_phone, r.reporter_email) == (
+        "00070", "HN-SXD", "Lan Nguyễn", "0912000111", "lan@example.vn")  # fmt: skip
+    assert r.answers == {"exposed": False} and r.cell is not None and r.due_at is not None
+    assert r.description == text and "0912 345 678" not in r.public_description
+    assert r.hidden and not r.public_listed and r.open_flag
+    [event] = list(await db.scalars(select(ReportEvent).where(ReportEvent.report_id == r.id)))
+    assert (event.kind, event.to_status, event.unit_code, event.actor_ref, event.public) == (
+        "received", "received", "HN-SXD", "open311:Ứng dụng đối tác thử nghiệm", True)  # fmt: skip
+    assert event.public_note and event.public_note.startswith("Đã tiếp nhận, chuyển Sở Xây dựng")
+    actions = list(await db.scalars(select(Moderation.action).where(Moderation.report_id == r.id)
+                                    .order_by(Moderation.id)))  # fmt: skip
+    assert actions == ["redacted", "hidden"]
+    key = await db.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash(api_key)))
+    assert key is not None and key.last_used_at is not None
+    hidden = await client.get(f"{BASE}/requests/{r.code}.json")
+    assert hidden.status_code == 404  # abusive: hidden from the public until moderated
+
+
+async def test_bad_input_is_refused_with_the_field_and_nothing_is_stored(
+    client: httpx.AsyncClient, db: AsyncSession, api_key: str
+) -> None:
+    async def count() -> int:
+        return int(await db.scalar(select(func.count()).select_from(Report)) or 0)
+
+    before = await count()
+    short = await _post(client, "json", api_key, description="Tối")
+    assert short.status_code == 422
+    assert short.json()[0]["description"].startswith("description: ")
+    road = await _post(client, "json", api_key, service_code="giao-thong.hu-hong-duong")
+    assert road.status_code == 422 and road.json()[0]["description"].startswith("answers.size: ")
+    english = await client.post(f"{BASE}/requests.json", headers={"Accept-Language": "en"}, data={
+        "api_key": api_key, "service_code": "khac", "lat": "21.0287", "long": "105.8524",
+        "description": "Ngắn"})  # fmt: skip
+    assert english.json() == [{"code": 422, "description":
+                               "description: Describe what happened (at least 10 characters)."}]  # fmt: skip
+    not_a_number = await _post(client, "xml", api_key, lat="hai mươi mốt")
+    assert not_a_number.status_code == 400
+    assert _xml(not_a_number).findtext("error/description") == "lat must be a number"
+    # The key is checked first: a wrong key with bad input is still refused as a wrong key.
+    wrong_and_short = await _post(client, "json", "o311_not-a-key", description="Tối")
+    assert wrong_and_short.status_code == 403
+    _, revoked = await issue_key(db, name="Đối tác đã thu hồi")
+    await db.execute(update(ApiKey).where(ApiKey.key_hash == key_hash(revoked))
+                     .values(revoked_at=now()))  # fmt: skip
+    await db.commit()
+    assert (await _post(client, "json", revoked)).status_code == 403
+    assert await count() == before
+
+
+async def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer_and_no_second_report(
+    client: httpx.AsyncClient, db: AsyncSession, api_key: str
+) -> None:
+    async def post(key: str, fmt: str = "json", **extra: str) -> httpx.Response:
+        data = {
+            "api_key": api_key, "service_code": "khac", "lat": str(HOAN_KIEM_POINT[0]),
+            "long": str(HOAN_KIEM_POINT[1]), "description": "Vỉa hè bị đào bới không hoàn trả.",
+            **extra,
+        }  # fmt: skip
+        return await client.post(f"{BASE}/requests.{fmt}", data=data,
+                                 headers={"Idempotency-Key": key})  # fmt: skip
+
+    first = await post("lan-2026-0001")
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    again = await post("lan-2026-0001")
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    in_xml = _xml(await post("lan-2026-0001", "xml"))
+    assert in_xml.findtext("request/service_request_id") == first.json()[0]["service_request_id"]
+    stored = await db.scalar(select(func.count()).select_from(Report).where(
+        Report.open311_token == first.json()[0]["token"]))  # fmt: skip
+    codes = await db.scalars(select(Report.code).where(Report.description.contains("đào bới")))
+    assert stored == 1 and list(codes) == [first.json()[0]["service_request_id"]]
+    other_body = await post("lan-2026-0001", description="Một phản ánh khác hẳn, cây đổ chắn lối.")
+    assert other_body.status_code == 422
+    assert other_body.json()[0]["description"].startswith("Idempotency-Key: ")
+    other_and_bad = await post("lan-2026-0001", description="Ngắn")
+    assert other_and_bad.status_code == 422
+    assert other_and_bad.json()[0]["description"].startswith("Idempotency-Key: ")
+    fresh = await post("lan-2026-0002")
+    assert fresh.status_code == 201
+    assert fresh.json()[0]["service_request_id"] != first.json()[0]["service_request_id"]
+    too_long = await post("x" * 256)
+    assert too_long.status_code == 422
+    assert too_long.json()[0]["description"].startswith("Idempotency-Key: ")
+    _, other_key = await issue_key(db, name="Đối tác thứ hai")
+    await db.commit()
+    theirs = await client.post(f"{BASE}/requests.json", headers={"Idempotency-Key": "lan-2026-0001"},
+                               data={"api_key": other_key, "service_code": "khac",
+                                     "lat": str(HOAN_KIEM_POINT[0]), "long": str(HOAN_KIEM_POINT[1]),
+                                     "description": "Vỉa hè bị đào bới không hoàn trả."})  # fmt: skip
+    assert theirs.status_code == 201 and "idempotent-replayed" not in theirs.headers

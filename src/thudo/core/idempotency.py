@@ -58,30 +58,41 @@ def _check_key(client_key: str) -> None:
         )
 
 
+def record_key(*, actor_ref: str, scope: str, client_key: str) -> str:
+    """The stored record's key for a client's key (refused when too short or long)."""
+    _check_key(client_key)
+    return _digest(actor_ref, scope, client_key)
+
+
 async def replay(
     *, session: AsyncSession, actor_ref: str, scope: str, client_key: str, fingerprint: str
 ) -> IdempotencyRecord | None:
     """The stored answer for this key, or None when the key is new."""
-    _check_key(client_key)
-    record = await session.get(IdempotencyRecord, _digest(actor_ref, scope, client_key))
+    key = record_key(actor_ref=actor_ref, scope=scope, client_key=client_key)
+    record = await session.get(IdempotencyRecord, key)
     if record is not None and record.request_hash != fingerprint:
-        raise DomainError(
-            code="idempotency-key-reused",
-            status=422,
-            title=Message("Khóa chống trùng đã dùng cho yêu cầu khác", "Idempotency key reused"),
-            detail=Message(
-                "Khóa Idempotency-Key này đã được dùng với nội dung khác.",
-                "This Idempotency-Key was already used with a different body.",
-            ),
-            errors=[
-                FieldError(
-                    "Idempotency-Key",
-                    "idempotency_key.reused",
-                    Message("Đã dùng với nội dung khác.", "Already used with another body."),
-                )
-            ],
-        )
+        raise key_reused()
     return record
+
+
+def key_reused() -> DomainError:
+    """The client's key was already used with another body (422)."""
+    return DomainError(
+        code="idempotency-key-reused",
+        status=422,
+        title=Message("Khóa chống trùng đã dùng cho yêu cầu khác", "Idempotency key reused"),
+        detail=Message(
+            "Khóa Idempotency-Key này đã được dùng với nội dung khác.",
+            "This Idempotency-Key was already used with a different body.",
+        ),
+        errors=[
+            FieldError(
+                "Idempotency-Key",
+                "idempotency_key.reused",
+                Message("Đã dùng với nội dung khác.", "Already used with another body."),
+            )
+        ],
+    )
 
 
 async def remember(

@@ -3,10 +3,11 @@ public list, duplicate suggestions; the handling units' actions and moderation."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
 from thudo.audit.service import record_read
 from thudo.core.access import PUBLIC
@@ -80,6 +81,36 @@ async def public_view(
     )  # fmt: skip
 
 
+def public_item(
+    settings: Settings, r: Mapping[str, Any], cats: Mapping[str, service.CategoryData]
+) -> dict[str, Any]:
+    """`public_view` of a row read on the asyncpg pool (no events, no photos), as JSON-ready
+    values: the same fields, names and redaction; datetimes stay for orjson (UTC, `Z`)."""
+    cat = cats.get(r["category_code"])
+    names = service.STATUS_NAMES[r["status"]]
+    code = r["code"]
+    return {
+        "code": code, "category_code": r["category_code"],
+        "category_name": cat.name if cat else r["category_code"],
+        "status": r["status"], "status_name": names.vi, "status_name_en": names.en,
+        "description": r["public_description"],
+        "answers": dict(orjson.loads(r["answers"]) or {}) if r["answers"] else {},
+        "lat": r["lat"], "lon": r["lon"],
+        "address": service.moderation.redact(r["address"] or ""),
+        "ward_code": r["ward_code"], "ward_name": r["ward_name"], "unit_code": r["unit_code"],
+        "unit_name": r["unit_name"], "public_answer": r["public_answer"],
+        "received_at": r["received_at"], "due_at": r["due_at"], "overdue": r["overdue"],
+        "resolved_at": r["resolved_at"], "followers": r["followers"], "photos": [],
+        "created_at": r["created_at"], "updated_at": r["updated_at"],
+        "tracking_url": tracking_url(settings, code), "events": [],
+    }  # fmt: skip
+
+
+def json_answer(body: Any) -> Response:
+    """JSON as FastAPI renders a response model (UTC datetimes with `Z`), by orjson."""
+    return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")
+
+
 def filed_out(settings: Settings, r: Report) -> FiledOut:
     return FiledOut(
         code=r.code, status=r.status, status_name=service.STATUS_NAMES[r.status].vi,
@@ -144,7 +175,7 @@ async def list_categories(session: SessionDep) -> Any:
 
 @router.get("/reports", response_model=PublicPage, dependencies=[PUBLIC])
 async def list_public(
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
     ward_code: str | None = None,
     category_code: str | None = None,
@@ -152,19 +183,29 @@ async def list_public(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Any:
-    found = await service.public_list(
-        session, ward_code=ward_code, category_code=category_code, status=status, page=page,
-        page_size=page_size,
-    )  # fmt: skip
-    return PublicPage(
-        items=[await public_view(session, settings, r) for r in found.items],
-        page=found.page, page_size=found.page_size, has_next=found.has_next,
-    )  # fmt: skip
+    state = request.app.state
+    if state.hot_pool is not None:  # PostgreSQL: one read on the asyncpg pool, no ORM
+        rows, page, page_size, has_next = await service.public_list_hot(
+            state.hot_pool, ward_code=ward_code, category_code=category_code, status=status,
+            page=page, page_size=page_size,
+        )  # fmt: skip
+        cats = await service.categories_hot(state.hot_pool)
+        return json_answer({"items": [public_item(settings, r, cats) for r in rows],
+                            "page": page, "page_size": page_size, "has_next": has_next})  # fmt: skip
+    async with state.session_factory() as session:
+        found = await service.public_list(
+            session, ward_code=ward_code, category_code=category_code, status=status, page=page,
+            page_size=page_size,
+        )  # fmt: skip
+        return PublicPage(
+            items=[await public_view(session, settings, r) for r in found.items],
+            page=found.page, page_size=found.page_size, has_next=found.has_next,
+        )  # fmt: skip
 
 
 @router.get("/similar", response_model=list[SimilarOut], dependencies=[PUBLIC])
 async def similar(
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
     category_code: str,
     description: Annotated[str, Query(max_length=4000)] = "",
@@ -173,19 +214,39 @@ async def similar(
     ward_code: str | None = None,
 ) -> Any:
     """Reports a new one would probably repeat (same category, 250 m, 30 days, similar text)."""
-    await service.get_category(session, category_code)
+    state = request.app.state
+    if state.hot_pool is not None:  # PostgreSQL: the asyncpg pool, no ORM
+        cats = await service.categories_hot(state.hot_pool)
+        service.known_category(cats, category_code)
+        _inside_city(lat, lon)
+        found = await service.similar_reports_hot(
+            state.hot_pool, category_code=category_code, description=description, lat=lat,
+            lon=lon, ward_code=ward_code,
+        )  # fmt: skip
+        return json_answer([
+            {"report": public_item(settings, row, cats),
+             "distance_m": round(d, 1) if d is not None else None, "similarity": sim,
+             "score": score}
+            for row, d, sim, score in found
+        ])  # fmt: skip
+    async with state.session_factory() as session:
+        await service.get_category(session, category_code)
+        _inside_city(lat, lon)
+        ranked = await service.similar_reports(
+            session, category_code=category_code, description=description, lat=lat, lon=lon,
+            ward_code=ward_code,
+        )  # fmt: skip
+        return [
+            SimilarOut(report=await public_view(session, settings, s.report), distance_m=(
+                round(s.distance_m, 1) if s.distance_m is not None else None),
+                similarity=s.similarity, score=s.score)
+            for s in ranked
+        ]  # fmt: skip
+
+
+def _inside_city(lat: float | None, lon: float | None) -> None:
     if lat is not None and lon is not None and service.city_shape().ward_of(lat, lon) is None:
         raise service.outside_city(lat, lon)
-    found = await service.similar_reports(
-        session, category_code=category_code, description=description, lat=lat, lon=lon,
-        ward_code=ward_code,
-    )  # fmt: skip
-    return [
-        SimilarOut(report=await public_view(session, settings, s.report), distance_m=(
-            round(s.distance_m, 1) if s.distance_m is not None else None),
-            similarity=s.similarity, score=s.score)
-        for s in found
-    ]  # fmt: skip
 
 
 @router.post("/reports", status_code=201, response_model=FiledOut, dependencies=[PUBLIC])

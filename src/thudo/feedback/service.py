@@ -8,6 +8,7 @@ job commits). Staff actions are checked against the report's current status
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import secrets
 import time
@@ -168,7 +169,11 @@ async def categories(session: AsyncSession) -> dict[str, CategoryData]:
 
 
 async def get_category(session: AsyncSession, code: str) -> CategoryData:
-    found = (await categories(session)).get(code)
+    return known_category(await categories(session), code)
+
+
+def known_category(cats: dict[str, CategoryData], code: str) -> CategoryData:
+    found = cats.get(code)
     if found is None:
         raise invalid(
             "category_code", "category.unknown",
@@ -196,6 +201,13 @@ async def route(session: AsyncSession, *, category_code: str, ward_code: str) ->
     """The unit (code, name) that answers a category in a ward, by the most specific rule."""
     rules: dict[tuple[str | None, str | None], str] = await _cached("rules", session, _load_rules)
     units = await unit_names(session)
+    return pick_unit(rules, units, category_code=category_code, ward_code=ward_code)
+
+
+def pick_unit(
+    rules: dict[tuple[str | None, str | None], str], units: dict[str, str], *,
+    category_code: str, ward_code: str,
+) -> tuple[str, str]:  # fmt: skip
     for key in ((category_code, ward_code), (None, ward_code), (category_code, None), (None, None)):
         template = rules.get(key)
         if template is None:
@@ -246,6 +258,16 @@ def outside_city(lat: float, lon: float) -> DomainError:
     return validation_error([FieldError("location", "location.outside_city", Message(vi, en))])
 
 
+def locate_point(*, lat: float, lon: float, address: str | None) -> Location:
+    """A place given by coordinates: its ward from the city's shape (no database)."""
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or math.isnan(lat) or math.isnan(lon):
+        raise invalid("lat", "location.invalid", "Tọa độ không hợp lệ.", "Invalid coordinates.")
+    ward = city_shape(PROVINCE).ward_of(lat, lon)
+    if ward is None:
+        raise outside_city(lat, lon)
+    return Location(round(lat, 6), round(lon, 6), ward.code, ward.name, nfc(address or "")[:300])
+
+
 async def locate(
     session: AsyncSession,
     *,
@@ -266,12 +288,7 @@ async def locate(
             "Cần cả vĩ độ và kinh độ.", "Both latitude and longitude are needed.",
         )  # fmt: skip
     if lat is not None and lon is not None:
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180) or math.isnan(lat) or math.isnan(lon):
-            raise invalid("lat", "location.invalid", "Tọa độ không hợp lệ.", "Invalid coordinates.")
-        ward = city_shape(PROVINCE).ward_of(lat, lon)
-        if ward is None:
-            raise outside_city(lat, lon)
-        return Location(round(lat, 6), round(lon, 6), ward.code, ward.name, address)
+        return locate_point(lat=lat, lon=lon, address=address)
     if ward_code:
         row = await session.get(Ward, ward_code)
         if row is None or row.province_code != PROVINCE:
@@ -412,6 +429,46 @@ class Reporter:
         return "anonymous"
 
 
+HIDDEN_REASON = "Nội dung có từ ngữ không phù hợp (tự động)"
+REDACTED_REASON = "Ẩn số điện thoại, số giấy tờ, email trong nội dung công khai"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A report's text checked and made public-safe, before anything is written."""
+
+    category: CategoryData
+    text: str
+    answers: dict[str, Any]
+    public_text: str
+    abusive: list[str]
+
+    def moderation(self) -> list[tuple[str, str, str | None]]:
+        """The automatic moderation rows (action, reason, after_text) filing writes."""
+        rows: list[tuple[str, str, str | None]] = []
+        if self.public_text != self.text:
+            rows.append(("redacted", REDACTED_REASON, self.public_text))
+        if self.abusive:
+            rows.append(("hidden", "Từ ngữ không phù hợp: " + ", ".join(sorted(set(self.abusive))),
+                         None))  # fmt: skip
+        return rows
+
+
+def draft_report(
+    category: CategoryData, description: str, answers: dict[str, Any] | None, reporter: Reporter
+) -> Draft:
+    """The checks of filing (description, the category's questions, a phone to confirm)."""
+    text = check_description(description)
+    checked = check_answers(category, answers or {})
+    if not reporter.confirmed and not reporter.phone:
+        raise invalid(
+            "phone", "phone.missing",
+            "Cần số điện thoại để xác nhận phản ánh (hoặc đăng nhập).",
+            "A phone number is needed to confirm the report (or sign in).",
+        )  # fmt: skip
+    return Draft(category, text, checked, moderation.redact(text), moderation.abusive_terms(text))
+
+
 def new_code(at: dt.datetime) -> str:
     """PA + the date in Hà Nội (YYMMDD) + 8 random characters, e.g. PA261123K7M2QX9B."""
     tail = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
@@ -462,17 +519,9 @@ async def file_report(
     """Record a report with a tracking code. A confirmed reporter's report is received and
     routed at once; an anonymous one waits for the phone code (sent by SMS)."""
     category = await get_category(session, category_code)
-    text = check_description(description)
-    checked = check_answers(category, answers or {})
-    if not reporter.confirmed and not reporter.phone:
-        raise invalid(
-            "phone", "phone.missing",
-            "Cần số điện thoại để xác nhận phản ánh (hoặc đăng nhập).",
-            "A phone number is needed to confirm the report (or sign in).",
-        )  # fmt: skip
+    draft = draft_report(category, description, answers, reporter)
+    text, checked, public_text, abusive = draft.text, draft.answers, draft.public_text, draft.abusive  # fmt: skip
     at = now()
-    public_text = moderation.redact(text)
-    abusive = moderation.abusive_terms(text)
     r = Report(
         code=new_code(at), category_code=category.code, status=AWAITING,
         description=text, public_description=public_text, answers=checked,
@@ -483,7 +532,7 @@ async def file_report(
         reporter_account_id=reporter.account_id, reporter_personal_id=reporter.personal_id,
         reporter_name=nfc(reporter.name)[:150], reporter_phone=reporter.phone,
         reporter_email=reporter.email, hidden=bool(abusive),
-        hidden_reason="Nội dung có từ ngữ không phù hợp (tự động)" if abusive else None,
+        hidden_reason=HIDDEN_REASON if abusive else None,
         followers=0, photo_count=len(photos), overdue=False, reopen_count=0,
         created_at=at, updated_at=at,
     )  # fmt: skip
@@ -492,17 +541,10 @@ async def file_report(
     _set_flags(r)
     session.add(r)
     await session.flush()
-    if public_text != text:
+    for action, reason, after_text in draft.moderation():
         session.add(Moderation(
-            report_id=r.id, at=at, action="redacted", actor_ref="system",
-            reason="Ẩn số điện thoại, số giấy tờ, email trong nội dung công khai",
-            before_text=None, after_text=public_text,
-        ))  # fmt: skip
-    if abusive:
-        session.add(Moderation(
-            report_id=r.id, at=at, action="hidden", actor_ref="system",
-            reason="Từ ngữ không phù hợp: " + ", ".join(sorted(set(abusive))),
-            before_text=None, after_text=None,
+            report_id=r.id, at=at, action=action, actor_ref="system", reason=reason,
+            before_text=None, after_text=after_text,
         ))  # fmt: skip
     for photo in photos:
         assert store is not None, "photos need a file store"
@@ -542,13 +584,16 @@ async def _route_fields(session: AsyncSession, r: Report, *, at: dt.datetime) ->
     _set_flags(r)
 
 
+def received_note(unit_name: str | None, due_at: dt.datetime) -> str:
+    return f"Đã tiếp nhận, chuyển {unit_name} xử lý; hạn trả lời {to_vn(due_at):%d/%m/%Y}."
+
+
 def _received_event(
     session: AsyncSession, r: Report, *, at: dt.datetime, actor_ref: str, previous: str | None
 ) -> None:
     assert r.due_at is not None
     _event(session, r, "received", at=at, actor_ref=actor_ref, actor_name="",
-           from_status=previous, to_status=RECEIVED,
-           note=f"Đã tiếp nhận, chuyển {r.unit_name} xử lý; hạn trả lời {to_vn(r.due_at):%d/%m/%Y}.")  # fmt: skip
+           from_status=previous, to_status=RECEIVED, note=received_note(r.unit_name, r.due_at))  # fmt: skip
 
 
 async def _receive(session: AsyncSession, r: Report, *, at: dt.datetime, actor_ref: str) -> None:
@@ -762,6 +807,21 @@ async def similar_reports(
     if exclude_id is not None:
         stmt = stmt.where(Report.id != exclude_id)
     rows = (await session.execute(stmt.order_by(Report.created_at.desc()).limit(500))).all()
+    best = rank_similar(rows, description=description, lat=lat, lon=lon, limit=limit)
+    if not best:
+        return []
+    reports = {
+        r.id: r
+        for r in await session.scalars(select(Report).where(Report.id.in_([s[3] for s in best])))
+    }
+    return [Similar(reports[rid], d, round(sim, 3), round(score, 3)) for score, d, sim, rid in best]
+
+
+def rank_similar(
+    rows: Sequence[Any], *, description: str, lat: float | None, lon: float | None, limit: int
+) -> list[tuple[float, float | None, float, int]]:
+    """The best candidates (score, distance, similarity, id) of rows (id, code, lat, lon,
+    search_text): within 250 m, by nearness and trigram similarity."""
     mine_tri = trigrams(fold(description))
     scored: list[tuple[float, float | None, float, int]] = []
     for rid, _code, rlat, rlon, rtext in rows:
@@ -775,14 +835,7 @@ async def similar_reports(
         nearness = 1.0 - (d / DUPLICATE_RADIUS_M) if d is not None else 0.5
         scored.append((0.6 * sim + 0.4 * nearness, d, sim, rid))
     scored.sort(key=lambda s: s[0], reverse=True)
-    best = scored[:limit]
-    if not best:
-        return []
-    reports = {
-        r.id: r
-        for r in await session.scalars(select(Report).where(Report.id.in_([s[3] for s in best])))
-    }
-    return [Similar(reports[rid], d, round(sim, 3), round(score, 3)) for score, d, sim, rid in best]
+    return scored[:limit]
 
 
 async def follow(session: AsyncSession, r: Report, *, account_id: int) -> bool:
@@ -1169,3 +1222,227 @@ class Filed:
 
 async def reporter_phone_of(session: AsyncSession, account_id: int) -> str | None:
     return await session.scalar(select(Account.phone).where(Account.id == account_id))
+
+
+# ---------------------------------------------------------------- PostgreSQL hot paths
+#
+# `pool` is the asyncpg pool (core.db.create_hot_pool). Each write is ONE autocommitted
+# statement whose CTEs write what the session path writes, so it is atomic: either the
+# report and all its rows exist, or nothing does. Reference data comes from the same
+# per-process cache as the session path's.
+
+
+async def _load_categories_pg(pool: Any) -> dict[str, CategoryData]:
+    rows = await pool.fetch(
+        "SELECT code, group_name, name, name_en, description, keywords, sla_working_days,"
+        " questions, sort_order FROM feedback_category WHERE active ORDER BY sort_order"
+    )
+    return {
+        r["code"]: CategoryData(
+            r["code"], r["group_name"], r["name"], r["name_en"], r["description"], r["keywords"],
+            r["sla_working_days"], tuple(json.loads(r["questions"]) if r["questions"] else []),
+            r["sort_order"],
+        )
+        for r in rows
+    }  # fmt: skip
+
+
+async def _load_rules_pg(pool: Any) -> dict[tuple[str | None, str | None], str]:
+    rows = await pool.fetch("SELECT category_code, ward_code, unit_code FROM feedback_routing_rule")
+    return {(r["category_code"], r["ward_code"]): r["unit_code"] for r in rows}
+
+
+async def _load_units_pg(pool: Any) -> dict[str, str]:
+    return {r["code"]: r["name"] for r in await pool.fetch("SELECT code, name FROM identity_unit")}
+
+
+async def categories_hot(pool: Any) -> dict[str, CategoryData]:
+    found: dict[str, CategoryData] = await _cached("categories", pool, _load_categories_pg)
+    return found
+
+
+async def route_hot(pool: Any, *, category_code: str, ward_code: str) -> tuple[str, str]:
+    rules: dict[tuple[str | None, str | None], str] = await _cached("rules", pool, _load_rules_pg)
+    units: dict[str, str] = await _cached("units", pool, _load_units_pg)
+    return pick_unit(rules, units, category_code=category_code, ward_code=ward_code)
+
+
+_FILE_OPEN311 = """
+WITH k AS (
+    SELECT id, name, last_used_at FROM feedback_api_key WHERE key_hash = $1 AND revoked_at IS NULL
+),
+touched AS (
+    UPDATE feedback_api_key SET last_used_at = $2::timestamptz
+    WHERE id = (SELECT id FROM k)
+      AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '5 minutes')
+),{idempotency}
+r AS (
+    INSERT INTO feedback_report (
+        code, category_code, status, description, public_description, answers, lat, lon, cell,
+        address, ward_code, ward_name, search_text, channel, open311_client, open311_token,
+        reporter_name, reporter_phone, reporter_email, unit_code, unit_name, hidden,
+        hidden_reason, followers, photo_count, received_at, due_at, overdue, reopen_count,
+        created_at, updated_at, public_listed, open_flag)
+    SELECT $3, $4, 'received', $5, $6, $7::json, $8, $9, $10, $11, $12, $13, $14, 'open311',
+           k.name, $15, $16, $17, $18, $19, $20, $21, $22, 0, 0, $2, $23, false, 0, $2, $2,
+           NOT $21::boolean, true
+    FROM k{join}
+    RETURNING id, open311_client
+),
+e AS (
+    INSERT INTO feedback_report_event (report_id, at, kind, from_status, to_status, unit_code,
+                                       actor_ref, actor_name, public, public_note)
+    SELECT r.id, $2, 'received', NULL, 'received', $19,
+           CASE WHEN r.open311_client <> '' THEN 'open311:' || r.open311_client
+                ELSE 'anonymous' END,
+           '', true, $24
+    FROM r
+),
+m AS (
+    INSERT INTO feedback_moderation (report_id, at, action, actor_ref, reason, before_text,
+                                     after_text)
+    SELECT r.id, $2, x.action, 'system', x.reason, NULL, x.after_text
+    FROM r, unnest($25::varchar[], $26::varchar[], $27::text[])
+            WITH ORDINALITY AS x(action, reason, after_text, n)
+    ORDER BY x.n
+)
+SELECT (SELECT id FROM r) AS id, EXISTS (SELECT FROM k) AS key_ok
+"""
+_FILE_OPEN311_ONCE = _FILE_OPEN311.format(
+    # The retry's record in the same statement: when its key exists already (a retry, or
+    # one running now: ON CONFLICT waits for it), no report is written.
+    idempotency="""
+i AS (
+    INSERT INTO core_idempotency (key, request_hash, status_code, response, created_at)
+    SELECT $28, $29, 201, $30::json, $2 FROM k
+    ON CONFLICT (key) DO NOTHING
+    RETURNING key
+),""",
+    join=" JOIN i ON true",
+)
+_FILE_OPEN311 = _FILE_OPEN311.format(idempotency="", join="")
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where a confirmed report goes, decided before it is written."""
+
+    at: dt.datetime
+    code: str
+    unit_code: str
+    unit_name: str
+    due_at: dt.datetime
+
+
+async def place_hot(pool: Any, draft: Draft, location: Location) -> Placed:
+    """The tracking code, the unit (routing rules) and the due date (the category's SLA)."""
+    at = now()
+    unit_code, unit_name = await route_hot(
+        pool, category_code=draft.category.code, ward_code=location.ward_code
+    )
+    return Placed(at, new_code(at), unit_code, unit_name,
+                  calendar.add_working_days(at, draft.category.sla_working_days))  # fmt: skip
+
+
+async def file_open311_hot(
+    pool: Any,
+    *,
+    key_hash: str,
+    draft: Draft,
+    location: Location,
+    reporter: Reporter,
+    open311_token: str,
+    placed: Placed,
+    once: tuple[str, str, dict[str, Any]] | None = None,
+) -> str:
+    """`file_report` for an Open311 client in ONE statement that also checks her key and
+    marks it used: "filed"; "bad key" (unknown or revoked: nothing written); or, with
+    `once` = (record key, request fingerprint, response), "seen" when that record exists
+    (nothing written)."""
+    rows = draft.moderation()
+    args: list[Any] = [
+        key_hash, placed.at, placed.code, draft.category.code, draft.text, draft.public_text,
+        json.dumps(draft.answers), location.lat, location.lon, location.cell,
+        location.address, location.ward_code, location.ward_name, fold(draft.text),
+        open311_token, nfc(reporter.name)[:150], reporter.phone, reporter.email,
+        placed.unit_code, placed.unit_name, bool(draft.abusive),
+        HIDDEN_REASON if draft.abusive else None, placed.due_at,
+        moderation.redact(received_note(placed.unit_name, placed.due_at)),
+        [x[0] for x in rows], [x[1] for x in rows], [x[2] for x in rows],
+    ]  # fmt: skip
+    if once is not None:
+        args += [once[0], once[1], json.dumps(once[2])]
+    async with pool.acquire() as conn:
+        found = await conn.fetchrow(_FILE_OPEN311_ONCE if once else _FILE_OPEN311, *args)
+    if not found["key_ok"]:
+        return "bad key"
+    return "filed" if found["id"] is not None else "seen"
+
+
+# The columns a public view shows (no reporter, no original text, no moderation reason).
+PUBLIC_COLUMNS = (
+    "id, code, category_code, status, public_description, answers, lat, lon, address,"
+    " ward_code, ward_name, unit_code, unit_name, public_answer, received_at, due_at, overdue,"
+    " resolved_at, followers, created_at, updated_at"
+)
+
+
+async def public_list_hot(
+    pool: Any, *, ward_code: str | None = None, category_code: str | None = None,
+    status: str | None = None, page: int = 1, page_size: int = 20,
+) -> tuple[list[Any], int, int, bool]:  # fmt: skip
+    """`public_list` in one read on the asyncpg pool: (rows, page, page_size, has_next)."""
+    page, page_size = max(page, 1), max(1, min(page_size, 100))
+    # Flags as bare columns, as public_list_query (the partial indexes' predicates).
+    where, args = ["public_listed"], list[Any]()
+    for column, value in (("ward_code", ward_code), ("category_code", category_code)):
+        if value:
+            args.append(value)
+            where.append(f"{column} = ${len(args)}")
+    if status == "open":
+        where.append("open_flag")
+    elif status == "closed":
+        where.append("NOT open_flag")
+    elif status:
+        args.append(status)
+        where.append(f"status = ${len(args)}")
+    args += [page_size + 1, (page - 1) * page_size]
+    sql = (
+        f"SELECT {PUBLIC_COLUMNS} FROM feedback_report WHERE {' AND '.join(where)}"
+        f" ORDER BY created_at DESC, id DESC LIMIT ${len(args) - 1} OFFSET ${len(args)}"
+    )
+    rows = await pool.fetch(sql, *args)
+    return rows[:page_size], page, page_size, len(rows) > page_size
+
+
+_CANDIDATES = """
+SELECT id, code, lat, lon, search_text FROM feedback_report
+WHERE category_code = $1 AND created_at >= $2 AND public_listed AND status <> 'duplicate'
+  AND {where}
+ORDER BY created_at DESC LIMIT 500
+"""
+_CANDIDATES_NEAR = _CANDIDATES.format(where="cell = ANY($3::bigint[])")
+_CANDIDATES_WARD = _CANDIDATES.format(where="ward_code = $3")
+_PUBLIC_BY_IDS = f"SELECT {PUBLIC_COLUMNS} FROM feedback_report WHERE id = ANY($1::bigint[])"
+
+
+async def similar_reports_hot(
+    pool: Any, *, category_code: str, description: str, lat: float | None, lon: float | None,
+    ward_code: str | None, limit: int = 5,
+) -> list[tuple[Any, float | None, float, float]]:  # fmt: skip
+    """`similar_reports` on the asyncpg pool: (row, distance, similarity, score)."""
+    since = now() - dt.timedelta(days=DUPLICATE_DAYS)
+    where: Any
+    if lat is not None and lon is not None:
+        sql, where = _CANDIDATES_NEAR, cells_around(lat, lon)
+    elif ward_code:
+        sql, where = _CANDIDATES_WARD, ward_code
+    else:
+        return []
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(sql, category_code, since, where)
+        best = rank_similar(rows, description=description, lat=lat, lon=lon, limit=limit)
+        if not best:
+            return []
+        found = {r["id"]: r for r in await conn.fetch(_PUBLIC_BY_IDS, [b[3] for b in best])}
+    return [(found[rid], d, round(sim, 3), round(score, 3)) for score, d, sim, rid in best]
