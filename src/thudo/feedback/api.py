@@ -245,7 +245,8 @@ async def similar(
 
 
 def _inside_city(lat: float | None, lon: float | None) -> None:
-    if lat is not None and lon is not None and service.city_shape().ward_of(lat, lon) is None:
+    # `contains` is what `ward_of` answers None by, without looking for the nearest ward.
+    if lat is not None and lon is not None and not service.city_shape().contains(lat, lon):
         raise service.outside_city(lat, lon)
 
 
