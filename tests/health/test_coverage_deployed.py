@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.health.conftest import DUC_GIANG, XANH_PON, insured
@@ -208,3 +209,26 @@ async def test_an_expired_or_altered_token_is_refused_though_it_verified_before(
     expired = await deployed.http.get(url, headers={"Authorization": f"Bearer {token}"})
     assert expired.status_code == 401
     assert len(await deployed.audit_of(person)) == 1
+
+
+async def test_concurrent_check_ins_with_one_token_share_one_revocation_lookup(
+    deployed: Deployed, engine: AsyncEngine
+) -> None:
+    _, _, token = await deployed.system(XANH_PON)
+    person = await deployed.insured("Ngô Thị Đồng Thời")
+    url, headers = f"{COVERAGE}/{person.personal_id}", {"Authorization": f"Bearer {token}"}
+    await asyncio.sleep(0.4)  # the token's cached row has run out (0.3 s here)
+    lookups: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM identity_token" in statement:
+            lookups.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        answers = await asyncio.gather(*(deployed.http.get(url, headers=headers) for _ in range(12)))  # fmt: skip
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert [a.status_code for a in answers] == [200] * 12
+    assert len(lookups) == 1
+    assert len(await deployed.audit_of(person)) == 12

@@ -13,6 +13,7 @@ remembered per process, by the token's SHA-256, until the token expires and for 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -81,6 +82,8 @@ class Provider:
     facts: dict[str, tuple[float, TokenFacts | None]] = field(default_factory=dict)
     # SHA-256 of an access token whose signature verified → (when, its claims).
     verified: dict[bytes, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    # jti → the read of its row in progress (one at a time per token).
+    reading: dict[str, asyncio.Future[TokenFacts | None]] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
@@ -141,11 +144,24 @@ class Provider:
         self.facts.pop(jti, None)
 
     async def token_facts(self, jti: str) -> TokenFacts | None:
-        """The token's row (cached a few seconds): None if unknown."""
+        """The token's row (cached a few seconds): None if unknown.
+
+        When the cached answer runs out, the calls arriving while it is read again wait for
+        that one read: a partner's dozens of concurrent calls with one token made as many
+        queries (and opened as many connections) at once, every few seconds."""
         ttl = self.settings.token_revocation_cache_seconds
         hit = self.facts.get(jti)
         if hit is not None and time.monotonic() - hit[0] < ttl:
             return hit[1]
+        reading = self.reading.get(jti)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read_facts(jti))
+            self.reading[jti] = reading
+            reading.add_done_callback(lambda _: self.reading.pop(jti, None))
+        # Shielded: a caller that goes away does not cancel the others' answer.
+        return await asyncio.shield(reading)
+
+    async def _read_facts(self, jti: str) -> TokenFacts | None:
         async with self.app.state.session_factory() as session:
             row = (
                 await session.execute(
