@@ -11,6 +11,15 @@ error or timeout is retried with the same key until it is acknowledged. Afterwar
 dossiers stored are counted against the keys acknowledged: every acknowledged key must
 have exactly one dossier, every replay must name the same dossier, and no dossier may
 exist without an acknowledged key. The database is dropped afterwards.
+
+The load generator shares the 2 cores with the server and PostgreSQL, so by default it is
+wrk (C) with a Lua script, one connection per wrk thread, so that each response belongs to
+the thread's one request in flight: each thread logs the keys it sends ("S"), the dossier
+code of each acknowledgement ("A") and of each replay ("R"), and resends a request with
+the same key, after 50 ms, until it is acknowledged (an error, a timeout, a reconnection).
+Keys still unacknowledged when wrk stops are sent again from Python until acknowledged,
+so the count is as strict as with `--client httpx` (the asyncio client of the first
+version, which costs the server about as much CPU as it has).
 """
 
 from __future__ import annotations
@@ -19,8 +28,11 @@ import argparse
 import asyncio
 import datetime as dt
 import hashlib
+import json
+import os
 import random
 import secrets
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -30,7 +42,7 @@ import psycopg
 from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 
-from bench.server import machine, running_server
+from bench.server import machine, running_server, wrk
 from thudo.core.clock import now
 from thudo.core.db import create_engine, session_factory
 from thudo.core.migrate import upgrade
@@ -158,6 +170,149 @@ async def _load(
     return tally, time.monotonic() - started
 
 
+def _server_cpu_seconds(base: str) -> float:
+    """CPU time (user + system) of the server on `base`'s port and of its worker processes."""
+    port = base.rsplit(":", 1)[1]
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    root = None
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        pid = int(entry)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+        if b"serve" in argv and port.encode() in argv:
+            root = pid
+    if root is None:
+        return 0.0
+    tree, added = {root}, True
+    while added:
+        more = {p for p, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        added = bool(more)
+    return sum(cpu[p] for p in tree)
+
+
+LUA = r"""
+local counter, ncookies, current, failed = 0, 0, nil, false
+local cookies, log = {}, nil
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+
+function init(args)
+  for line in io.lines("%(dir)s/cookies.txt") do
+    ncookies = ncookies + 1
+    cookies[ncookies] = line
+  end
+  math.randomseed(tid * 7919 + os.time())
+  log = io.open("%(dir)s/log-" .. tid .. ".txt", "w")
+  log:setvbuf("line")
+end
+
+function request()
+  if current == nil then
+    counter = counter + 1
+    current = {key = "%(run)s-" .. tid .. "-" .. counter, c = math.random(ncookies), replay = false}
+    log:write("S ", current.key, " ", current.c, "
+")
+  end
+  return wrk.format("POST", "/api/v1/dossiers", {
+    ["Content-Type"] = "application/json",
+    ["Cookie"] = "thudo_session=" .. cookies[current.c],
+    ["Idempotency-Key"] = current.key,
+  }, '%(body)s')
+end
+
+function response(status, headers, body)
+  if status ~= 201 then
+    failed = true
+    return
+  end
+  failed = false
+  local code = body:match('"code":"([^"]+)"')
+  if current.replay then
+    log:write("R ", current.key, " ", code, "
+")
+    current = nil
+  else
+    log:write("A ", current.key, " ", code, "
+")
+    -- One in ten: the client lost the answer and sends the request again.
+    if math.random() < 0.1 then current.replay = true else current = nil end
+  end
+end
+
+function delay()
+  if failed then return 50 end
+  return 0
+end
+"""
+
+
+def _load_wrk(
+    base: str, cookies: list[str], procedure: str, seconds: int, concurrency: int
+) -> tuple[Tally, float, str]:
+    """wrk drives the load; then every key it left unacknowledged is sent until it is."""
+    tally = Tally()
+    run = uuid.uuid4().hex[:8]
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "cookies.txt"), "w") as fh:
+            fh.write("\n".join(cookies) + "\n")
+        script = os.path.join(tmp, "submit.lua")
+        body = json.dumps({"procedure_code": procedure, "form_data": {}})
+        with open(script, "w") as fh:
+            fh.write(LUA % {"dir": tmp, "run": run, "body": body})
+        started = time.monotonic()
+        result = wrk(
+            base + "/", connections=concurrency, threads=concurrency, seconds=seconds,
+            script=script,
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+        sent: dict[str, str] = {}
+        for name in sorted(os.listdir(tmp)):
+            if not name.startswith("log-"):
+                continue
+            with open(os.path.join(tmp, name)) as fh:
+                for line in fh:
+                    parts = line.split()
+                    if len(parts) != 3:
+                        continue  # the last line of a thread stopped mid-write
+                    kind, key, value = parts
+                    if kind == "S":
+                        sent[key] = cookies[int(value) - 1]
+                    elif kind == "A":
+                        tally.acknowledged[key] = value
+                    elif kind == "R" and tally.acknowledged.get(key) != value:
+                        tally.mismatched_replays += 1
+    tally.attempts = result.requests
+    tally.retries = result.non_2xx
+    pending = {k: c for k, c in sent.items() if k not in tally.acknowledged}
+
+    async def finish() -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            for key, cookie in pending.items():
+                tally.acknowledged[key] = await _submit(client, cookie, procedure, key, tally)
+
+    asyncio.run(finish())
+    line = (
+        result.line("wrk") + f"; unacknowledged when wrk stopped, then sent again: {len(pending)}"
+    )
+    return tally, elapsed, line
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -167,7 +322,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--client", choices=("wrk", "httpx"), default="wrk")
     args = parser.parse_args()
+    load_at_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
     name = f"thudo_bench_dossiers_{int(time.time())}"
     admin = make_url(args.server).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -178,16 +335,28 @@ def main() -> None:
         upgrade(url)
         cookies, procedure = asyncio.run(_prepare(url, args.accounts))
         env = {"THUDO_ENV": "development", "THUDO_JOBS_IN_WEB": "false"}
+        wrk_line = ""
         with running_server(url, workers=args.workers, env=env) as base:
-            tally, elapsed = asyncio.run(
-                _load(base, cookies, procedure, args.seconds, args.concurrency)
-            )
+            cpu_before = _server_cpu_seconds(base)
+            if args.client == "wrk":
+                tally, elapsed, wrk_line = _load_wrk(
+                    base, cookies, procedure, args.seconds, args.concurrency
+                )
+            else:
+                tally, elapsed = asyncio.run(
+                    _load(base, cookies, procedure, args.seconds, args.concurrency)
+                )
+            server_cpu = _server_cpu_seconds(base) - cpu_before
+        with psycopg.connect(plain) as conn:
+            rows = conn.execute("SELECT code FROM dossier").fetchall()
+            records = conn.execute("SELECT count(*) FROM core_idempotency").fetchone()
         with psycopg.connect(plain) as conn:
             rows = conn.execute("SELECT code FROM dossier").fetchall()
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     stored = [r[0] for r in rows]
+    idempotency_records = int(records[0]) if records else 0
     acked = set(tally.acknowledged.values())
     lost = len(acked - set(stored))
     unacknowledged = len(set(stored) - acked)
@@ -195,16 +364,23 @@ def main() -> None:
     lat = sorted(tally.latencies)
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else 0.0  # noqa: E731
     print(f"machine: {machine()}")
+    print(f"load average at start: {load_at_start}")
     print(f"procedure {procedure}; workers: {args.workers}, concurrency: {args.concurrency}, "
-          f"{elapsed:.1f} s, client on the same machine")  # fmt: skip
+          f"{elapsed:.1f} s, client ({args.client}) on the same machine")  # fmt: skip
+    if wrk_line:
+        print(wrk_line)
+    print(f"server CPU (uvicorn workers): {server_cpu:.1f} s, "
+          f"{server_cpu * 1000 / max(tally.attempts, 1):.2f} ms per request")  # fmt: skip
     print(f"acknowledged dossiers: {len(tally.acknowledged):,} "
           f"({len(tally.acknowledged) / elapsed:,.0f}/s); requests: {tally.attempts:,} "
           f"(retries: {tally.retries:,}); p50 {p(0.5):.0f} ms, p95 {p(0.95):.0f} ms, "
           f"p99 {p(0.99):.0f} ms")  # fmt: skip
     print(f"stored: {len(stored):,}; lost: {lost}; duplicated: {duplicated}; "
           f"stored without acknowledgement: {unacknowledged}; "
-          f"replays naming another dossier: {tally.mismatched_replays}")  # fmt: skip
+          f"replays naming another dossier: {tally.mismatched_replays}; "
+          f"idempotency records: {idempotency_records:,}")  # fmt: skip
     ok = lost == duplicated == unacknowledged == tally.mismatched_replays == 0
+    ok = ok and len(acked) == len(tally.acknowledged) == idempotency_records
     print("none lost or duplicated" if ok else "FAILED: lost or duplicated dossiers")
 
 

@@ -6,6 +6,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.identity.people import HOAN_KIEM, Person, citizen, grant, sign_in
@@ -30,6 +31,16 @@ def pdf_attachment(document: str = GUARDIAN_DOC) -> dict[str, Any]:
         "media_type": "application/pdf",
         "content_base64": base64.b64encode(PDF).decode(),
     }
+
+
+@dataclass
+class Submission:
+    """An HTTP client on the app and a database session to arrange and check rows with:
+    on the ORM path (every database) or the PostgreSQL hot path (real commits)."""
+
+    path: str  # "orm" | "hot"
+    client: httpx.AsyncClient
+    db: AsyncSession
 
 
 @dataclass

@@ -15,6 +15,7 @@ from tests.dossiers.helpers import (
     JUDICIAL,
     JUDICIAL_FORM,
     WARD_UNIT,
+    Submission,
     applicant,
     collect_fees,
     pay,
@@ -40,8 +41,9 @@ async def _submit_guardianship(client: httpx.AsyncClient, headers: dict[str, str
 
 
 async def test_a_citizen_submits_online_with_her_registry_data_filled_in(
-    client: httpx.AsyncClient, db: AsyncSession
+    submission: Submission,
 ) -> None:
+    client, db = submission.client, submission.db
     lan = await applicant(db)
     body = await _submit_guardianship(client, lan.headers)
     assert re.fullmatch(rf"{WARD_UNIT}\.\d{{8}}\.000\d{{3}}", body["code"])
@@ -56,9 +58,8 @@ async def test_a_citizen_submits_online_with_her_registry_data_filled_in(
     assert body["attachments"][0]["media_type"] == "application/pdf"
 
 
-async def test_codes_follow_each_other_per_unit_and_day(
-    client: httpx.AsyncClient, db: AsyncSession
-) -> None:
+async def test_codes_follow_each_other_per_unit_and_day(submission: Submission) -> None:
+    client, db = submission.client, submission.db
     lan = await applicant(db)
     first = (await _submit_guardianship(client, lan.headers))["code"]
     second = (await _submit_guardianship(client, lan.headers))["code"]
@@ -67,8 +68,9 @@ async def test_codes_follow_each_other_per_unit_and_day(
 
 
 async def test_a_retried_submission_with_the_same_key_is_not_duplicated(
-    client: httpx.AsyncClient, db: AsyncSession
+    submission: Submission,
 ) -> None:
+    client, db = submission.client, submission.db
     lan = await applicant(db)
     payload = {"procedure_code": GUARDIANSHIP, "attachments": [pdf_attachment()]}
     headers = {**lan.headers, "Idempotency-Key": "k-123"}
@@ -90,8 +92,9 @@ async def test_a_retried_submission_with_the_same_key_is_not_duplicated(
 
 
 async def test_missing_required_documents_are_listed_and_nothing_is_saved(
-    client: httpx.AsyncClient, db: AsyncSession
+    submission: Submission,
 ) -> None:
+    client, db = submission.client, submission.db
     lan = await applicant(db)
     r = await client.post(
         "/api/v1/dossiers", json={"procedure_code": GUARDIANSHIP}, headers=lan.headers
@@ -108,8 +111,9 @@ async def test_missing_required_documents_are_listed_and_nothing_is_saved(
 
 
 async def test_bad_attachments_and_forms_are_refused_with_the_field_at_fault(
-    client: httpx.AsyncClient, db: AsyncSession
+    submission: Submission,
 ) -> None:
+    client, db = submission.client, submission.db
     lan = await applicant(db)
     cases = [
         ({**pdf_attachment(), "media_type": "application/zip"}, "attachments.0.media_type"),
@@ -163,8 +167,9 @@ async def _wallet_document(
 
 
 async def test_only_the_applicants_own_valid_wallet_documents_can_be_attached(
-    client: httpx.AsyncClient, db: AsyncSession, settings: Settings
+    submission: Submission, settings: Settings
 ) -> None:
+    client, db = submission.client, submission.db
     lan = await applicant(db)
     other = await citizen(db, "Đỗ Văn Khải", level=2)
     theirs = await _wallet_document(db, other.personal_id)
@@ -232,9 +237,8 @@ async def test_attachments_are_downloaded_by_the_applicant_and_the_units_staff_a
     assert (await client.get(missing, headers=lan.headers)).status_code == 404
 
 
-async def test_online_submission_needs_the_procedures_e_id_level(
-    client: httpx.AsyncClient, db: AsyncSession
-) -> None:
+async def test_online_submission_needs_the_procedures_e_id_level(submission: Submission) -> None:
+    client, db = submission.client, submission.db
     low = await applicant(db, "Đỗ Văn Bình", level=1)
     r = await client.post(
         "/api/v1/dossiers",
@@ -251,12 +255,14 @@ async def test_anonymous_callers_are_refused(client: httpx.AsyncClient) -> None:
 
 
 async def test_an_officer_submits_at_the_desk_for_a_walk_in_citizen_with_an_audited_read(
-    client: httpx.AsyncClient, db: AsyncSession
+    submission: Submission,
 ) -> None:
+    client, db = submission.client, submission.db
     from thudo.audit.models import AuditEvent
 
     staff = await staff_of(db, WARD_UNIT)
     walk_in = await citizen(db, "Vũ Thị Hoa", account=False)
+    await db.commit()
     r = await client.post(
         "/api/v1/dossiers",
         json={
@@ -402,9 +408,8 @@ async def test_queues_show_a_units_dossiers_with_due_soon_and_overdue_filters(
     assert r.status_code == 422
 
 
-async def test_drafts_are_kept_then_submitted_once_complete(
-    client: httpx.AsyncClient, db: AsyncSession
-) -> None:
+async def test_drafts_are_kept_then_submitted_once_complete(submission: Submission) -> None:
+    client, db = submission.client, submission.db
     lan = await applicant(db)
     r = await client.post(
         "/api/v1/dossiers",
@@ -420,8 +425,9 @@ async def test_drafts_are_kept_then_submitted_once_complete(
 
 
 async def test_the_judicial_record_is_received_and_drafted_by_the_system(
-    client: httpx.AsyncClient, db: AsyncSession
+    submission: Submission,
 ) -> None:
+    client, db = submission.client, submission.db
     lan = await applicant(db)
     db.add_all(
         [
@@ -468,9 +474,8 @@ async def test_the_judicial_record_is_received_and_drafted_by_the_system(
     assert events == 3  # pay, receive, draft_certificate
 
 
-async def test_a_community_helper_submits_for_a_consenting_citizen(
-    client: httpx.AsyncClient, db: AsyncSession
-) -> None:
+async def test_a_community_helper_submits_for_a_consenting_citizen(submission: Submission) -> None:
+    client, db = submission.client, submission.db
     import datetime as dt
 
     from thudo.core.clock import now

@@ -31,18 +31,23 @@ def _calendar(year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("VN", years=[year])
 
 
+@lru_cache(maxsize=8192)
 def is_working_day(day: dt.date) -> bool:
     return bool(_calendar(day.year).is_working_day(day))
 
 
-def _periods(day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
-    """The office-hour periods of one day (none on a day off), as aware datetimes."""
+@lru_cache(maxsize=8192)
+def _periods(day: dt.date) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+    """The office-hour periods of one day (none on a day off), as aware datetimes.
+
+    Kept per process (a few years of days): due dates walk the same days again and again.
+    """
     if not is_working_day(day):
-        return []
-    return [
+        return ()
+    return tuple(
         (dt.datetime.combine(day, start, VN_TZ), dt.datetime.combine(day, end, VN_TZ))
         for start, end in OFFICE_HOURS
-    ]
+    )
 
 
 def _local(moment: dt.datetime) -> dt.datetime:

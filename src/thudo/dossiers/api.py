@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 from thudo.core.deps import SessionDep, SettingsDep
 from thudo.core.errors import DomainError, Message
-from thudo.core.idempotency import remember, replay, request_fingerprint
+from thudo.core.idempotency import record_key, remember, replay, request_fingerprint
 from thudo.core.settings import Settings
 from thudo.dossiers import service
-from thudo.dossiers.models import Dossier
+from thudo.dossiers.models import Dossier, DossierAttachment, DossierEvent
 from thudo.dossiers.results import Files
 from thudo.dossiers.schemas import (
     ActionBody,
@@ -66,6 +67,14 @@ def payment_url(settings: Settings, d: Dossier) -> str | None:
 async def full(session: Any, d: Dossier, roles: set[str], settings: Settings) -> DossierOut:
     events = await service.history(session, d)
     files = await service.attachments_of(session, d)
+    return body_of(d, events, files, roles, settings)
+
+
+def body_of(
+    d: Dossier, events: list[DossierEvent], files: list[DossierAttachment], roles: set[str],
+    settings: Settings,
+) -> DossierOut:  # fmt: skip
+    """A dossier as its reader sees it, with its history and attachments."""
     allowed = service.allowed_actions(d, roles)
     if d.state == service.DRAFT and roles & {"citizen", "community_helper"}:
         allowed_out = [
@@ -115,6 +124,7 @@ SCOPE = "dossiers:create"
     summary="Submit a dossier: online, at the desk for a walk-in citizen, or assisted",
 )
 async def create_dossier(
+    request: Request,
     data: DossierCreate,
     session: SessionDep,
     settings: SettingsDep,
@@ -123,6 +133,16 @@ async def create_dossier(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
     fingerprint = request_fingerprint(data.model_dump(mode="json"))
+    pool = request.app.state.hot_pool
+    if pool is not None and service.hot_submission_possible(
+        actor, assist, applicant_personal_id=data.applicant_personal_id,
+        attachments=data.attachments, draft=data.draft,
+    ):  # fmt: skip
+        answered = await _submit_online_hot(
+            request, pool, data, settings, actor, idempotency_key, fingerprint
+        )
+        if answered is not None:
+            return answered
     if idempotency_key is not None:
         previous = await replay(
             session=session, actor_ref=actor.ref, scope=SCOPE, client_key=idempotency_key,
@@ -163,6 +183,47 @@ async def create_dossier(
             raise
         return _replayed(previous.response, previous.status_code)
     return JSONResponse(body, status_code=201, headers={"Location": f"/api/v1/dossiers/{d.code}"})
+
+
+async def _submit_online_hot(
+    request: Request, pool: Any, data: DossierCreate, settings: Settings, actor: Actor,
+    idempotency_key: str | None, fingerprint: str,
+) -> Response | None:  # fmt: skip
+    """The PostgreSQL hot path of an online submission (service.prepare_online_hot); None
+    when the case needs the ORM path."""
+    key = None
+    if idempotency_key is not None:
+        key = record_key(actor_ref=actor.ref, scope=SCOPE, client_key=idempotency_key)
+    prepared = await service.prepare_online_hot(
+        pool, request.app.state.session_factory, actor=actor, procedure_code=data.procedure_code,
+        form_data=data.form_data, record_key=key, fingerprint=fingerprint,
+    )  # fmt: skip
+    if prepared is None:
+        return None
+    if isinstance(prepared, service.StoredAnswer):
+        return _replayed_text(prepared)
+    d = prepared.dossier
+    out = body_of(d, [prepared.event], [], service.roles_of(actor, None, d), settings)
+    # As JSONResponse renders it: the same text is the answer and the stored answer.
+    body = json.dumps(
+        out.model_dump(mode="json"), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    )
+    stored = await service.store_online_hot(
+        pool, prepared, record_key=key, fingerprint=fingerprint, body=body
+    )
+    if stored is not None:
+        return _replayed_text(stored)
+    return Response(
+        body, status_code=201, media_type="application/json",
+        headers={"Location": f"/api/v1/dossiers/{d.code}"},
+    )  # fmt: skip
+
+
+def _replayed_text(answer: service.StoredAnswer) -> Response:
+    return Response(
+        answer.body, status_code=answer.status_code, media_type="application/json",
+        headers={"Idempotent-Replayed": "true"},
+    )  # fmt: skip
 
 
 def _replayed(body: dict[str, Any], status: int) -> JSONResponse:

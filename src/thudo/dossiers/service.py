@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +20,13 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from thudo.audit.service import record_read
 from thudo.core import calendar, clock
 from thudo.core.db import dialect_name
 from thudo.core.errors import DomainError, FieldError, Message, not_found, validation_error
+from thudo.core.idempotency import key_reused
 from thudo.core.text import fold
 from thudo.documents.models import Document
 from thudo.dossiers import register
@@ -158,13 +161,20 @@ async def competent_unit(
     that no longer exists) falls back to the applicant's ward committee for ward-level
     procedures, else to the city's public administration service centre.
     """
-    delegation = procedure.delegation_on(on)
-    code = delegation.unit_code if delegation else procedure.competent_unit_code
-    code = code.replace("{ward}", ward_code)
+    code = unit_template(procedure, on).replace("{ward}", ward_code)
     if "{" not in code and await _unit_exists(session, code):
         return code
-    fallback = f"HN-UBND-{ward_code}" if procedure.level == "ward" else "HN-HCC"
-    return fallback
+    return fallback_unit(procedure, ward_code)
+
+
+def unit_template(procedure: ProcedureData, on: dt.date) -> str:
+    """The deciding unit's code, "{ward}" standing for the applicant's ward."""
+    delegation = procedure.delegation_on(on)
+    return delegation.unit_code if delegation else procedure.competent_unit_code
+
+
+def fallback_unit(procedure: ProcedureData, ward_code: str) -> str:
+    return f"HN-UBND-{ward_code}" if procedure.level == "ward" else "HN-HCC"
 
 
 async def next_code(session: AsyncSession, *, unit_code: str, day: dt.date) -> str:
@@ -185,9 +195,25 @@ async def next_code(session: AsyncSession, *, unit_code: str, day: dt.date) -> s
 # ---------------------------------------------------------------- validation
 
 
+# Compiled validators of the procedures' form schemas, by the schema object: a catalog
+# reload makes new objects, so an edited schema is never validated with an old validator.
+_validators: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    cached = _validators.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    if len(_validators) > 4096:
+        _validators.clear()
+    validator = Draft202012Validator(schema)
+    _validators[id(schema)] = (schema, validator)
+    return validator
+
+
 def validate_form(procedure: ProcedureData, data: dict[str, Any]) -> None:
     """The form data against the procedure's JSON Schema; every problem named by field."""
-    validator = Draft202012Validator(procedure.form_schema)
+    validator = _validator(procedure.form_schema)
     problems = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if not problems:
         return
@@ -324,6 +350,34 @@ class Applicant:
     account: Account | None
 
 
+def _applicant_not_found() -> DomainError:
+    return _error(
+        "applicant_personal_id", "not_found",
+        "Không tìm thấy công dân có số định danh này.", "No citizen with this personal ID.",
+        status=404,
+    )  # fmt: skip
+
+
+def _not_online() -> DomainError:
+    return _error(
+        "procedure_code", "not_online",
+        "Thủ tục này chỉ nộp trực tiếp tại bộ phận một cửa.",
+        "This procedure is only submitted in person at the one-stop desk.",
+    )  # fmt: skip
+
+
+def _eid_level_too_low(procedure: ProcedureData) -> DomainError:
+    return DomainError(
+        code="eid-level-too-low", status=403,
+        title=Message("Mức định danh chưa đủ", "e-ID level too low"),
+        detail=Message(
+            f"Thủ tục này cần tài khoản định danh điện tử mức {procedure.min_eid_level}.",
+            f"This procedure needs an e-ID account of level {procedure.min_eid_level}.",
+        ),
+        extra={"min_eid_level": procedure.min_eid_level},
+    )  # fmt: skip
+
+
 async def _applicant(session: AsyncSession, personal_id: str) -> Applicant:
     row = (
         await session.execute(
@@ -333,18 +387,24 @@ async def _applicant(session: AsyncSession, personal_id: str) -> Applicant:
         )
     ).first()
     if row is None or row[0].status != "alive":
-        raise _error(
-            "applicant_personal_id", "not_found",
-            "Không tìm thấy công dân có số định danh này.", "No citizen with this personal ID.",
-            status=404,
-        )  # fmt: skip
+        raise _applicant_not_found()
     return Applicant(row[0], row[1])
 
 
+def _residence_of(
+    permanent_address: str, permanent_ward_code: str, temporary_address: str | None,
+    temporary_ward_code: str | None,
+) -> tuple[str, str]:  # fmt: skip
+    """Where the applicant lives now: her temporary residence if she has one."""
+    if temporary_ward_code and temporary_address:
+        return temporary_address, temporary_ward_code
+    return permanent_address, permanent_ward_code
+
+
 def _residence(c: Citizen) -> tuple[str, str]:
-    if c.temporary_ward_code and c.temporary_address:
-        return c.temporary_address, c.temporary_ward_code
-    return c.permanent_address, c.permanent_ward_code
+    return _residence_of(
+        c.permanent_address, c.permanent_ward_code, c.temporary_address, c.temporary_ward_code
+    )
 
 
 @dataclass(frozen=True)
@@ -447,23 +507,11 @@ async def submit(
     procedure = entry.data
     who = submitter_for(actor, assist, applicant_personal_id)
     if who.channel == "online" and procedure.online_level == "none":
-        raise _error(
-            "procedure_code", "not_online",
-            "Thủ tục này chỉ nộp trực tiếp tại bộ phận một cửa.",
-            "This procedure is only submitted in person at the one-stop desk.",
-        )  # fmt: skip
+        raise _not_online()
     applicant = await _applicant(session, who.applicant_personal_id)
     level = applicant.account.level if applicant.account else None
     if who.channel == "online" and (level or 0) < procedure.min_eid_level:
-        raise DomainError(
-            code="eid-level-too-low", status=403,
-            title=Message("Mức định danh chưa đủ", "e-ID level too low"),
-            detail=Message(
-                f"Thủ tục này cần tài khoản định danh điện tử mức {procedure.min_eid_level}.",
-                f"This procedure needs an e-ID account of level {procedure.min_eid_level}.",
-            ),
-            extra={"min_eid_level": procedure.min_eid_level},
-        )  # fmt: skip
+        raise _eid_level_too_low(procedure)
     if who.channel != "online":
         # Staff and helpers read the registry for someone else: recorded.
         await record_read(
@@ -485,33 +533,15 @@ async def submit(
     unit_code = await competent_unit(session, procedure, ward_code=ward, on=clock.today_vn())
     quote = await fee_quote(procedure, channel=who.channel, eid_level=level)
     workflow = get_workflow(procedure.workflow_code)
-    # Processing time 0 means "within the day of receipt": one working day at most.
-    days = max(procedure.processing_days, 1)
-    dossier = Dossier(
+    dossier = _new_dossier(
+        procedure, workflow,
         code=await next_code(session, unit_code=unit_code, day=clock.today_vn()),
-        procedure_code=procedure.code,
-        procedure_name=procedure.name,
-        workflow_code=workflow.code,
-        state=DRAFT,
-        applicant_personal_id=applicant.citizen.personal_id,
-        applicant_account_id=applicant.account.id if applicant.account else None,
-        applicant_name=applicant.citizen.full_name,
-        applicant_birth_date=applicant.citizen.birth_date,
-        applicant_residence=residence,
-        applicant_ward_code=ward,
-        channel=who.channel,
-        submitted_by_ref=who.ref,
-        submitted_by_name=who.name,
-        unit_code=unit_code,
-        form_data=form_data,
-        fee_amount=quote.amount,
-        fee_basis=quote.basis,
-        timer_budget_s=(calendar.WORKDAY * days).total_seconds(),
-        timer_consumed_s=0.0,
-        entered_at=at,
-        created_at=at,
-        updated_at=at,
-    )
+        personal_id=applicant.citizen.personal_id,
+        account_id=applicant.account.id if applicant.account else None,
+        name=applicant.citizen.full_name, birth_date=applicant.citizen.birth_date,
+        residence=residence, ward=ward, who=who, unit_code=unit_code, form_data=form_data,
+        quote=quote, at=at,
+    )  # fmt: skip
     session.add(dossier)
     await session.flush()
     for c in checked:
@@ -536,6 +566,42 @@ async def submit(
         return dossier
     await _enter_workflow(session, dossier, who, workflow, at, files)
     return dossier
+
+
+def _new_dossier(
+    procedure: ProcedureData, workflow: Workflow, *, code: str, personal_id: str,
+    account_id: int | None, name: str, birth_date: dt.date, residence: str, ward: str,
+    who: Submitter, unit_code: str, form_data: dict[str, Any], quote: procedures.FeeQuote,
+    at: dt.datetime,
+) -> Dossier:  # fmt: skip
+    """A new dossier, still a draft, with the applicant's registry data."""
+    # Processing time 0 means "within the day of receipt": one working day at most.
+    days = max(procedure.processing_days, 1)
+    return Dossier(
+        code=code,
+        procedure_code=procedure.code,
+        procedure_name=procedure.name,
+        workflow_code=workflow.code,
+        state=DRAFT,
+        applicant_personal_id=personal_id,
+        applicant_account_id=account_id,
+        applicant_name=name,
+        applicant_birth_date=birth_date,
+        applicant_residence=residence,
+        applicant_ward_code=ward,
+        channel=who.channel,
+        submitted_by_ref=who.ref,
+        submitted_by_name=who.name,
+        unit_code=unit_code,
+        form_data=form_data,
+        fee_amount=quote.amount,
+        fee_basis=quote.basis,
+        timer_budget_s=(calendar.WORKDAY * days).total_seconds(),
+        timer_consumed_s=0.0,
+        entered_at=at,
+        created_at=at,
+        updated_at=at,
+    )
 
 
 def _submitter_role(who: Submitter) -> str:
@@ -610,17 +676,22 @@ async def settle_paid(
     return len(rows)
 
 
+def _started(d: Dossier, workflow: Workflow, at: dt.datetime) -> None:
+    """The dossier enters its workflow's first state: its clock starts at `at`."""
+    progress = Progress.start(
+        workflow, days=d.timer_budget_s / calendar.WORKDAY.total_seconds(), at=at
+    )
+    _store_progress(d, progress)
+    d.submitted_at = at
+    d.updated_at = at
+
+
 async def _start_workflow(
     session: AsyncSession, d: Dossier, who: Submitter, workflow: Workflow, at: dt.datetime,
     action: str = "submit", files: Files | None = None,
 ) -> None:  # fmt: skip
-    progress = Progress.start(
-        workflow, days=d.timer_budget_s / calendar.WORKDAY.total_seconds(), at=at
-    )
     previous = d.state
-    _store_progress(d, progress)
-    d.submitted_at = at
-    d.updated_at = at
+    _started(d, workflow, at)
     await _record_change(
         session, d, action=action, previous=None if previous == DRAFT else previous,
         actor_ref=who.ref, actor_name=who.name, on_behalf=who.on_behalf_name,
@@ -681,48 +752,84 @@ async def _record_change(
         session,
         topic=PORTAL_TOPIC,
         key=f"dossier-status:{event.id}",
-        payload={
-            "dossier_code": d.code,
-            "procedure_code": d.procedure_code,
-            "unit_code": d.unit_code,
-            "channel": d.channel,
-            "action": action,
-            "from_state": previous,
-            "state": d.state,
-            "state_name": names.vi,
-            "at": at.isoformat(),
-            "due_at": d.due_at.isoformat() if d.due_at else None,
-        },
+        payload=portal_payload(d, action=action, previous=previous, names=names, at=at),
     )
     await _notify_citizen(session, d, names)
 
 
-async def _notify_citizen(session: AsyncSession, d: Dossier, names: Message) -> None:
+def portal_payload(
+    d: Dossier, *, action: str, previous: str | None, names: Message, at: dt.datetime
+) -> dict[str, Any]:
+    """What the national public service portal is told of a status change."""
+    return {
+        "dossier_code": d.code,
+        "procedure_code": d.procedure_code,
+        "unit_code": d.unit_code,
+        "channel": d.channel,
+        "action": action,
+        "from_state": previous,
+        "state": d.state,
+        "state_name": names.vi,
+        "at": at.isoformat(),
+        "due_at": d.due_at.isoformat() if d.due_at else None,
+    }
+
+
+@dataclass(frozen=True)
+class StatusMessage:
+    """One message telling the applicant of a status change (notify.send's arguments)."""
+
+    channel: str
+    account_id: int | None
+    address: str | None
+    subject: str | None
+    body: str
+    template: str = "dossier.status_changed"
+
+
+def status_messages(
+    d: Dossier, names: Message, *, phone: str | None, email: str | None
+) -> list[StatusMessage]:
     """In-app and SMS to her account's phone; e-mail to the address the registry holds."""
+    out = []
+    if d.applicant_account_id is not None:
+        out.append(
+            StatusMessage(
+                "in_app", d.applicant_account_id, None, f"Hồ sơ {d.code}",
+                f"Hồ sơ {d.code} ({d.procedure_name}): {names.vi}.",
+            )
+        )  # fmt: skip
+        if phone:
+            out.append(
+                StatusMessage(
+                    "sms", d.applicant_account_id, phone, None,
+                    f"Ho so {d.code}: {fold(names.vi)}. Tra cuu tren Thu Do So.",
+                )
+            )  # fmt: skip
+    if email:
+        out.append(
+            StatusMessage(
+                "email", d.applicant_account_id, email,
+                f"Hồ sơ {d.code}: {names.vi} / Dossier {d.code}: {names.en}",
+                _status_email(d, names),
+            )
+        )  # fmt: skip
+    return out
+
+
+async def _notify_citizen(session: AsyncSession, d: Dossier, names: Message) -> None:
+    phone = None
     if d.applicant_account_id is not None:
         phone = await session.scalar(
             select(Account.phone).where(Account.id == d.applicant_account_id)
         )
-        await notify.send(
-            session, channel="in_app", account_id=d.applicant_account_id,
-            template="dossier.status_changed", subject=f"Hồ sơ {d.code}",
-            body=f"Hồ sơ {d.code} ({d.procedure_name}): {names.vi}.",
-        )  # fmt: skip
-        if phone:
-            await notify.send(
-                session, channel="sms", account_id=d.applicant_account_id, address=phone,
-                template="dossier.status_changed",
-                body=f"Ho so {d.code}: {fold(names.vi)}. Tra cuu tren Thu Do So.",
-            )  # fmt: skip
     email = await session.scalar(
         select(Citizen.email).where(Citizen.personal_id == d.applicant_personal_id)
     )
-    if email:
+    for m in status_messages(d, names, phone=phone, email=email):
         await notify.send(
-            session, channel="email", account_id=d.applicant_account_id, address=email,
-            template="dossier.status_changed",
-            subject=f"Hồ sơ {d.code}: {names.vi} / Dossier {d.code}: {names.en}",
-            body=_status_email(d, names),
+            session, channel=m.channel, account_id=m.account_id, address=m.address,
+            template=m.template, subject=m.subject, body=m.body,
         )  # fmt: skip
 
 
@@ -1092,3 +1199,281 @@ async def recent_ratings(
         .limit(limit)
     )
     return list(rows)
+
+
+# ---------------------------------------------------------------- PostgreSQL hot path
+#
+# An online submission by the citizen herself, without files to store, draft, invoice or
+# steps the platform takes at once (the common case): two reads and one write on the
+# asyncpg pool instead of an ORM unit of work of 16 statements. It checks and writes
+# exactly what `submit` does for that case; every other case takes `submit`.
+
+# Codes are taken from the unit's daily counter by blocks, so the counter row is locked
+# once per block (a short autocommitted UPDATE) instead of until every submission commits.
+# A block a process does not use up (it restarts, the day ends) leaves a gap in the codes.
+CODE_BLOCK = 50
+_code_blocks: dict[tuple[str, dt.date], list[int]] = {}
+
+_TAKE_CODES = """
+INSERT INTO dossier_sequence (unit_code, day, last) VALUES ($1, $2, $3)
+ON CONFLICT (unit_code, day) DO UPDATE SET last = dossier_sequence.last + EXCLUDED.last
+RETURNING last
+"""
+
+
+async def _hot_code(pool: Any, *, unit_code: str, day: dt.date) -> str:
+    """UNIT.YYYYMMDD.NNNNNN from this process's block of the unit's daily counter."""
+    block = _code_blocks.get((unit_code, day))
+    if block is None or block[0] > block[1]:
+        async with pool.acquire() as conn:
+            last = await conn.fetchval(_TAKE_CODES, unit_code, day, CODE_BLOCK)
+        for old in [k for k in _code_blocks if k[1] != day]:
+            del _code_blocks[old]
+        block = [last - CODE_BLOCK + 1, last]
+        _code_blocks[(unit_code, day)] = block
+    seq = block[0]
+    block[0] += 1
+    return f"{unit_code}.{day:%Y%m%d}.{seq:06d}"
+
+
+# The applicant (registry + account), the procedure's version, the unit that decides and a
+# stored answer for the idempotency key: everything the submission reads, in one round trip.
+_HOT_PREFILL = """
+SELECT c.status, c.full_name, c.birth_date, c.permanent_address, c.permanent_ward_code,
+       c.temporary_address, c.temporary_ward_code, c.email,
+       a.id AS account_id, a.level, a.phone,
+       p.id AS procedure_id, p.updated_at AS procedure_updated_at,
+       i.request_hash, i.status_code, i.response::text AS response,
+       EXISTS (
+           SELECT 1 FROM identity_unit u
+           WHERE u.code = replace($4::varchar, '{ward}',
+               CASE WHEN coalesce(c.temporary_ward_code, '') <> ''
+                         AND coalesce(c.temporary_address, '') <> ''
+                    THEN c.temporary_ward_code ELSE c.permanent_ward_code END)
+       ) AS unit_exists
+FROM (SELECT 1) AS one
+LEFT JOIN registry_citizen c ON c.personal_id = $1
+LEFT JOIN identity_account a ON a.personal_id = c.personal_id
+LEFT JOIN "procedure" p ON p.code = $2
+LEFT JOIN core_idempotency i ON i.key = $3
+"""
+
+
+def _column_casts(table: Any, skip: Sequence[str]) -> list[tuple[str, str]]:
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()
+    # No length on casts: a cast to VARCHAR(n) would cut a value the column must refuse.
+    return [
+        (c.name, re.sub(r"\(\d+\)", "", c.type.compile(dialect=dialect)))
+        for c in table.columns
+        if c.name not in skip
+    ]
+
+
+_DOSSIER_COLUMNS = _column_casts(Dossier.__table__, skip=("id",))
+_D0 = 12  # the first parameter of the dossier's columns
+
+
+def _hot_store_statement() -> str:
+    cols = ", ".join(name for name, _ in _DOSSIER_COLUMNS)
+    values = ", ".join(f"${_D0 + n}::{cast}" for n, (_, cast) in enumerate(_DOSSIER_COLUMNS))
+    return f"""
+WITH idem AS (
+    INSERT INTO core_idempotency (key, request_hash, status_code, response, created_at)
+    SELECT $1::varchar, $2::varchar, 201, $3::json, $4::timestamptz
+    WHERE $1::varchar IS NOT NULL
+    ON CONFLICT (key) DO NOTHING
+    RETURNING key
+), d AS (
+    INSERT INTO dossier ({cols})
+    SELECT {values}
+    WHERE $1::varchar IS NULL OR EXISTS (SELECT 1 FROM idem)
+    RETURNING id
+), e AS (
+    INSERT INTO dossier_event (dossier_id, action, from_state, to_state, actor_ref,
+                               actor_name, on_behalf_name, roles, note, at)
+    SELECT d.id, 'submit', NULL, $5::varchar, $6::varchar, $7::varchar, NULL, $8::json, NULL,
+           $4::timestamptz
+    FROM d
+    RETURNING id
+), o AS (
+    INSERT INTO jobs_outbox (topic, key, payload, status, attempts, created_at, available_at)
+    SELECT $9::varchar, 'dossier-status:' || e.id, $10::json, 'pending', 0, $4::timestamptz,
+           $4::timestamptz
+    FROM e
+    ON CONFLICT (key) DO NOTHING
+), m AS (
+    INSERT INTO notify_message (channel, account_id, address, template, subject, body,
+                                status, attempts, created_at, sent_at)
+    SELECT x.channel, x.account_id, x.address, x.template, x.subject, x.body,
+           CASE WHEN x.channel = 'in_app' THEN 'delivered' ELSE 'queued' END, 0,
+           $4::timestamptz, CASE WHEN x.channel = 'in_app' THEN $4::timestamptz END
+    FROM d, json_to_recordset($11::json) AS x(channel varchar, account_id bigint,
+         address varchar, template varchar, subject varchar, body text)
+)
+SELECT id FROM d
+"""
+
+
+_HOT_STORE = _hot_store_statement()
+_STORED_ANSWER = "SELECT request_hash, status_code, response::text AS response FROM core_idempotency WHERE key = $1"
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The answer given to the first request with an idempotency key (JSON text)."""
+
+    status_code: int
+    body: str
+
+
+@dataclass
+class HotSubmission:
+    """A checked online submission, ready to be written in one statement."""
+
+    dossier: Dossier
+    event: DossierEvent
+    messages: list[StatusMessage]
+    portal: dict[str, Any]
+
+
+def hot_submission_possible(
+    actor: Actor, assist: AssistContext | None, *, applicant_personal_id: str | None,
+    attachments: Sequence[Any], draft: bool,
+) -> bool:  # fmt: skip
+    """Whether the request is an online submission by the citizen herself, without files."""
+    return (
+        assist is None
+        and actor.personal_id is not None
+        and applicant_personal_id in (None, actor.personal_id)
+        and not attachments
+        and not draft
+    )
+
+
+async def prepare_online_hot(
+    pool: Any,
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    actor: Actor,
+    procedure_code: str,
+    form_data: dict[str, Any],
+    record_key: str | None,
+    fingerprint: str,
+) -> HotSubmission | StoredAnswer | None:
+    """Check an online submission as `submit` does, reading on the asyncpg pool.
+
+    Returns the stored answer of an idempotency key already used (422 if with another
+    body), the dossier to write, or None when the case needs `submit` (a fee to pay, steps
+    the platform takes at once). The procedure catalog is this process's (read again
+    through a session of `factory` when the procedure's row says it changed).
+    """
+    assert actor.personal_id is not None
+    personal_id = actor.personal_id
+    for _ in range(3):
+        entry = procedures.cached_entry(procedure_code)
+        today = clock.today_vn()
+        template = unit_template(entry.data, today) if entry is not None else ""
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(
+                _HOT_PREFILL, personal_id, procedure_code, record_key, template
+            )
+        if row["request_hash"] is not None:
+            if row["request_hash"] != fingerprint:
+                raise key_reused()
+            return StoredAnswer(row["status_code"], row["response"])
+        if row["procedure_id"] is None:
+            raise not_found("thủ tục", "procedure", procedure_code)
+        if entry is not None and entry.updated_at == row["procedure_updated_at"]:
+            break
+        async with factory() as session:
+            await procedures.catalog(session=session)
+    else:
+        return None  # the catalog keeps changing under us: the ORM path reads it itself
+    procedure = entry.data
+    if procedure.online_level == "none":
+        raise _not_online()
+    if row["status"] != "alive":
+        raise _applicant_not_found()
+    level = row["level"]
+    if (level or 0) < procedure.min_eid_level:
+        raise _eid_level_too_low(procedure)
+    validate_form(procedure, form_data)
+    if missing := missing_documents(procedure, []):
+        raise _missing_error(missing)
+    residence, ward = _residence_of(
+        row["permanent_address"], row["permanent_ward_code"], row["temporary_address"],
+        row["temporary_ward_code"],
+    )  # fmt: skip
+    unit_code = template.replace("{ward}", ward)
+    if "{" in unit_code or not row["unit_exists"]:
+        unit_code = fallback_unit(procedure, ward)
+    quote = await fee_quote(procedure, channel="online", eid_level=level)
+    if quote.amount > 0:
+        return None  # an invoice to issue: payments' unit of work
+    at = clock.now()
+    workflow = get_workflow(procedure.workflow_code)
+    who = Submitter("online", actor.ref, actor.name, personal_id)
+    d = _new_dossier(
+        procedure, workflow, code="", personal_id=personal_id, account_id=row["account_id"],
+        name=row["full_name"], birth_date=row["birth_date"], residence=residence, ward=ward,
+        who=who, unit_code=unit_code, form_data=form_data, quote=quote, at=at,
+    )  # fmt: skip
+    _started(d, workflow, at)
+    if _system_step(d) is not None:
+        return None  # the platform acts at once (judicial records): `submit` does it
+    d.code = await _hot_code(pool, unit_code=unit_code, day=clock.today_vn())
+    event = DossierEvent(
+        action="submit", from_state=None, to_state=d.state, actor_ref=who.ref,
+        actor_name=who.name, on_behalf_name=None, roles=[_submitter_role(who)], note=None, at=at,
+    )  # fmt: skip
+    names = state_names(d)
+    return HotSubmission(
+        dossier=d,
+        event=event,
+        messages=status_messages(d, names, phone=row["phone"], email=row["email"]),
+        portal=portal_payload(d, action="submit", previous=None, names=names, at=at),
+    )
+
+
+def _json_value(value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if value is not None else None
+
+
+async def store_online_hot(
+    pool: Any, s: HotSubmission, *, record_key: str | None, fingerprint: str, body: str
+) -> StoredAnswer | None:
+    """Write the dossier, its history row, the portal message, the applicant's messages and
+    the idempotency record (answer `body`) in ONE autocommitted statement: all or nothing.
+
+    Returns None when written, or the answer stored meanwhile by a concurrent request with
+    the same key (then nothing is written: one dossier per key).
+    """
+    d, e = s.dossier, s.event
+    values = [
+        _json_value(getattr(d, name)) if cast == "JSON" else getattr(d, name)
+        for name, cast in _DOSSIER_COLUMNS
+    ]
+    messages = json.dumps(
+        [
+            {"channel": m.channel, "account_id": m.account_id, "address": m.address,
+             "template": m.template, "subject": m.subject, "body": m.body}
+            for m in s.messages
+        ],
+        ensure_ascii=False,
+    )  # fmt: skip
+    async with pool.acquire() as conn:
+        stored = await conn.fetchval(
+            _HOT_STORE, record_key, fingerprint, body, e.at, e.to_state, e.actor_ref,
+            e.actor_name, json.dumps(e.roles), PORTAL_TOPIC,
+            json.dumps(s.portal, ensure_ascii=False), messages, *values,
+        )  # fmt: skip
+        if stored is not None:
+            return None
+        row = await conn.fetchrow(_STORED_ANSWER, record_key)
+    if row is None:  # never: the key conflicted with a committed record
+        raise RuntimeError("idempotency record vanished")
+    if row["request_hash"] != fingerprint:
+        raise key_reused()
+    return StoredAnswer(row["status_code"], row["response"])

@@ -235,6 +235,12 @@ async def catalog(*, session: AsyncSession) -> Catalog:
     return _cache
 
 
+def cached_entry(code: str) -> Entry | None:
+    """The procedure as this process last read the catalog, if it did (compare its
+    `updated_at` with the database's before relying on it)."""
+    return _cache.get(code) if _cache is not None else None
+
+
 async def get_procedure(*, session: AsyncSession, code: str) -> Entry:
     entry = (await catalog(session=session)).get(code)
     if entry is None:
