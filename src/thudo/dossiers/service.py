@@ -7,6 +7,7 @@ the citizen in the app and by SMS — all in the caller's transaction.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import datetime as dt
@@ -1317,6 +1318,7 @@ SELECT id FROM d
 
 
 _HOT_STORE = _hot_store_statement()
+_catalog_reading = asyncio.Lock()
 _STORED_ANSWER = "SELECT request_hash, status_code, response::text AS response FROM core_idempotency WHERE key = $1"
 
 
@@ -1387,8 +1389,10 @@ async def prepare_online_hot(
             raise not_found("thủ tục", "procedure", procedure_code)
         if entry is not None and entry.updated_at == row["procedure_updated_at"]:
             break
-        async with factory() as session:
-            await procedures.catalog(session=session)
+        async with _catalog_reading:  # one reader per process; the others wait for it
+            if procedures.cached_entry(procedure_code) is entry:
+                async with factory() as session:
+                    await procedures.catalog(session=session)
     else:
         return None  # the catalog keeps changing under us: the ORM path reads it itself
     procedure = entry.data
