@@ -36,6 +36,14 @@ async def test_a_session_opens_to_the_same_actor_on_both_paths_and_is_refused_al
         await grant(db, officer, "specialist", f"HN-UBND-{HOAN_KIEM}")
         with_otp = await sign_in(db, officer)
         password_only = await sign_in(db, officer, amr=("pwd",))
+        handed = await citizen(db, "Khúc Văn Mật Khẩu Tạm", HOAN_KIEM, level=2)
+        await grant(db, handed, "one_stop_officer", branch_code(HOAN_KIEM))
+        one_time = await sign_in(db, handed)
+        await db.execute(
+            update(Account)
+            .where(Account.id == handed.account_id)
+            .values(password_change_required=True)
+        )
         lan = await citizen(db, "Lương Thị Công Dân", HOAN_KIEM)
         plain = await sign_in(db, lan, amr=("pwd",))
         revoked = await sign_in(db, lan, amr=("pwd",))
@@ -58,14 +66,15 @@ async def test_a_session_opens_to_the_same_actor_on_both_paths_and_is_refused_al
                 orm = None if who is None else (who, await actor_for(session=s, who=who))
             return orm, await signed_in_hot(pool, cookie)
 
-        for cookie in (with_otp, password_only, plain):
+        for cookie in (with_otp, password_only, one_time, plain):
             orm, hot = await both(cookie)
             assert orm is not None and orm == hot
         orm, hot = await both(with_otp)
         assert hot is not None and hot[1].kind == "staff"
         assert ("dossier:process", f"HN-UBND-{HOAN_KIEM}") in hot[1].grants
-        orm, hot = await both(password_only)
-        assert hot is not None and hot[1].kind == "citizen" and not hot[1].grants
+        for cookie in (password_only, one_time):
+            orm, hot = await both(cookie)
+            assert hot is not None and hot[1].kind == "citizen" and not hot[1].grants
         for cookie in (revoked, expired, "no-such-cookie"):
             assert await both(cookie) == (None, None)
         async with factory() as s:
@@ -76,7 +85,7 @@ async def test_a_session_opens_to_the_same_actor_on_both_paths_and_is_refused_al
         assert await both(plain) == (None, None)
     finally:
         await pool.close()
-        await _forget(engine, [officer, lan])
+        await _forget(engine, [officer, handed, lan])
 
 
 def _hash(cookie: str) -> str:
