@@ -23,7 +23,7 @@ only a new dossier code is taken as the current key's answer (the script asks ag
 otherwise), so no answer is ever credited to the wrong key.
 Keys still unacknowledged when wrk stops are sent again from Python until acknowledged,
 so the count is as strict as with `--client httpx` (the asyncio client of the first
-version, which costs the server about as much CPU as it has).
+version, kept for comparison: its Python CPU per request competes with the server's).
 """
 
 from __future__ import annotations
@@ -338,6 +338,7 @@ def _load_wrk(
                 tally.acknowledged[key] = await _submit(client, cookie, procedure, key, tally)
 
     asyncio.run(finish())
+    tally.latencies = []  # wrk's own figures are the load's (printed with its line)
     line = (
         result.line("wrk") + f"; unacknowledged when wrk stopped, then sent again: {len(pending)}"
     )
@@ -408,10 +409,11 @@ def main() -> None:
     print(f"server CPU (uvicorn workers): {server_cpu:.1f} s, "
           f"{server_cpu * 1000 / max(tally.attempts, 1):.2f} ms per request; "
           f"periodic-task process (portal and message delivery): {jobs_cpu:.1f} s")  # fmt: skip
+    latency = (f"; p50 {p(0.5):.0f} ms, p95 {p(0.95):.0f} ms, p99 {p(0.99):.0f} ms"
+               if lat else "")  # fmt: skip
     print(f"acknowledged dossiers: {len(tally.acknowledged):,} "
           f"({len(tally.acknowledged) / elapsed:,.0f}/s); requests: {tally.attempts:,} "
-          f"(retries: {tally.retries:,}); p50 {p(0.5):.0f} ms, p95 {p(0.95):.0f} ms, "
-          f"p99 {p(0.99):.0f} ms")  # fmt: skip
+          f"(retries: {tally.retries:,}){latency}")  # fmt: skip
     print(f"stored: {len(stored):,}; lost: {lost}; duplicated: {duplicated}; "
           f"stored without acknowledgement: {unacknowledged}; "
           f"replays naming another dossier: {tally.mismatched_replays}; "
