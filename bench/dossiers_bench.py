@@ -30,12 +30,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import hashlib
 import json
 import os
 import random
-import secrets
 import tempfile
 import time
 import uuid
@@ -43,16 +40,15 @@ from dataclasses import dataclass, field
 
 import httpx
 import psycopg
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from bench.people import citizen_cookies
 from bench.server import machine, running_server, wrk
-from thudo.core.clock import now
 from thudo.core.db import create_engine, session_factory
 from thudo.core.migrate import upgrade
 from thudo.dossiers.service import _needs_file
 from thudo.geo.service import load_geography
-from thudo.identity.models import Account, Session
 from thudo.identity.units import load_units
 from thudo.procedures.service import all_procedures, load_seed
 from thudo.registry.bulk import seed_city
@@ -85,29 +81,7 @@ async def _prepare(url: str, accounts: int) -> tuple[list[str], str]:
                     select(Citizen.personal_id).where(Citizen.status == "alive").limit(accounts)
                 )
             )
-            at = now()
-            await session.execute(
-                insert(Account),
-                [
-                    {"personal_id": pid, "phone": f"039{n:07d}", "phone_verified_at": at,
-                     "level": 2, "status": "active", "failed_attempts": 0, "created_at": at,
-                     "updated_at": at}
-                    for n, pid in enumerate(ids)
-                ],
-            )  # fmt: skip
-            account_ids = list(
-                await session.scalars(select(Account.id).where(Account.personal_id.in_(ids)))
-            )
-            cookies = [secrets.token_urlsafe(32) for _ in account_ids]
-            await session.execute(
-                insert(Session),
-                [
-                    {"token_hash": hashlib.sha256(c.encode()).hexdigest(), "account_id": a,
-                     "amr": ["pwd"], "acr": "eid:level2", "auth_time": at,
-                     "expires_at": at + dt.timedelta(hours=8)}
-                    for a, c in zip(account_ids, cookies, strict=True)
-                ],
-            )  # fmt: skip
+            cookies = await citizen_cookies(session, ids, phone_prefix="039")
             await session.commit()
             return cookies, procedure
     finally:

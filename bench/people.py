@@ -1,4 +1,4 @@
-"""Bench helpers: a signed-in staff member, and a table filled with COPY."""
+"""Bench helpers: signed-in citizens and staff members, and a table filled with COPY."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import psycopg
 from sqlalchemy import select
@@ -14,6 +15,41 @@ from sqlalchemy.engine import make_url
 
 from thudo.core.clock import now
 from thudo.core.db import copy_lines, create_engine, session_factory
+
+
+async def citizen_cookies(
+    session: Any, personal_ids: Sequence[str], *, phone_prefix: str
+) -> list[str]:
+    """Level-2 e-ID accounts for these registry citizens and a browser session cookie each
+    (signed in with a password; nothing committed)."""
+    from sqlalchemy import insert
+
+    from thudo.identity.models import Account, Session
+
+    at = now()
+    await session.execute(
+        insert(Account),
+        [
+            {"personal_id": pid, "phone": f"{phone_prefix}{n:07d}", "phone_verified_at": at,
+             "level": 2, "status": "active", "failed_attempts": 0, "created_at": at,
+             "updated_at": at}
+            for n, pid in enumerate(personal_ids)
+        ],
+    )  # fmt: skip
+    account_ids = list(
+        await session.scalars(select(Account.id).where(Account.personal_id.in_(personal_ids)))
+    )
+    cookies = [secrets.token_urlsafe(32) for _ in account_ids]
+    await session.execute(
+        insert(Session),
+        [
+            {"token_hash": hashlib.sha256(c.encode()).hexdigest(), "account_id": a,
+             "amr": ["pwd"], "acr": "eid:level2", "auth_time": at,
+             "expires_at": at + dt.timedelta(hours=8)}
+            for a, c in zip(account_ids, cookies, strict=True)
+        ],
+    )  # fmt: skip
+    return cookies
 
 
 async def staff_cookie(

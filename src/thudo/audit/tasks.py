@@ -8,14 +8,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from thudo.audit.service import seal_pending
+from thudo.jobs.runner import until_done
 
 
 async def seal_once(factory: async_sessionmaker[AsyncSession]) -> int:
-    total = 0
-    while True:
-        async with factory() as session:
-            sealed = await seal_pending(session=session)
-            await session.commit()
-        total += sealed
-        if sealed == 0:
-            return total
+    return await until_done(factory, lambda session: seal_pending(session=session))

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from thudo.core.clock import now
 from thudo.identity.models import AuthorizationCode, Token
+from thudo.jobs.runner import until_done
 
 # Expired rows are kept this long (a support question about yesterday's sign-in).
 KEPT_AFTER_EXPIRY = dt.timedelta(days=1)
@@ -52,11 +53,4 @@ async def purge_expired(session: AsyncSession, *, batch: int = BATCH) -> int:
 
 async def purge_expired_once(factory: async_sessionmaker[AsyncSession]) -> int:
     """Purge in batches (short transactions) until nothing is left to purge."""
-    total = 0
-    while True:
-        async with factory() as session:
-            removed = await purge_expired(session)
-            await session.commit()
-        total += removed
-        if removed == 0:
-            return total
+    return await until_done(factory, purge_expired)

@@ -23,6 +23,20 @@ log = structlog.get_logger("thudo.jobs")
 Factory = async_sessionmaker[AsyncSession]
 
 
+async def until_done(factory: Factory, step: Callable[[AsyncSession], Awaitable[int]]) -> int:
+    """Run `step` (one batch of work; how many things it did) a transaction at a time
+    until a batch does nothing; returns the total. Short transactions: nothing waits long
+    on the locks a batch takes, and what is done is committed as it goes."""
+    total = 0
+    while True:
+        async with factory() as session:
+            done = await step(session)
+            await session.commit()
+        total += done
+        if done == 0:
+            return total
+
+
 @dataclass(frozen=True)
 class PeriodicTask:
     name: str
