@@ -82,8 +82,13 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).drivername.startswith("sqlite")
 
 
+_BEGIN = "thudo_sqlite_begin"  # an execution option: how a SQLite transaction begins
+
+
 def configure_sqlite(sync_engine: Any) -> None:
-    """WAL, foreign keys, a busy timeout, and real BEGIN so that SAVEPOINT works."""
+    """WAL, foreign keys, a busy timeout, and a real BEGIN so that SAVEPOINT works.
+
+    Connections of `session_factory` begin IMMEDIATE (see there); others, deferred."""
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -97,7 +102,7 @@ def configure_sqlite(sync_engine: Any) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(_BEGIN, '')}".rstrip())
 
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
@@ -120,7 +125,17 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    """Units of work. On SQLite they begin IMMEDIATE, taking the database's one write lock
+    up front: a deferred transaction that read and then writes after another connection
+    (the jobs process, another request) committed cannot be upgraded, and SQLite answers
+    "database is locked" at once instead of waiting out the busy timeout. Taking the lock
+    first makes units of work queue for it (Django's and Rails' advice for SQLite too).
+    A session must therefore not open a second session while its own is in a transaction:
+    the second would wait for the first. PostgreSQL: plain transactions."""
+    bind = (
+        engine.execution_options(**{_BEGIN: "IMMEDIATE"}) if is_sqlite(str(engine.url)) else engine
+    )
+    return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)
 
 
 async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:

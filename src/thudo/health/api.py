@@ -36,7 +36,6 @@ async def coverage(request: Request, personal_id: PathId, actor: Checker, purpos
         )
     else:
         async with state.session_factory() as session:
-            await service.write_lock(session)  # the read is audited: a write
             facility_code = await service.facility_code_of(session=session, actor=actor)
             answer = await service.check_coverage(
                 session=session, personal_id=personal_id, actor=actor,

@@ -113,7 +113,6 @@ async def transaction(
 ) -> Response:
     if _media_type(request) not in _JSON_TYPES:
         raise _unsupported(FHIR_JSON)
-    await service.write_lock(session)
     facility_code = await service.require_facility(session=session, actor=actor)
     body = await request.body()
     fingerprint = hashlib.sha256(body).hexdigest()
@@ -232,7 +231,6 @@ async def search_patient(
         str, Query(max_length=200, description=f"{fhir.NATIONAL_ID_SYSTEM}|<personal ID>")
     ],
 ) -> Response:
-    await service.write_lock(session)  # the read is audited: a write
     facility_code = await service.require_facility(session=session, actor=actor)
     system, sep, value = identifier.rpartition("|")
     if not sep or system != fhir.NATIONAL_ID_SYSTEM or not value:
@@ -250,7 +248,6 @@ async def search_patient(
 
 @router.get("/Patient/{patient_id}", summary="A patient (demographics only)")
 async def read_patient(patient_id: str, session: SessionDep, actor: Reader) -> Response:
-    await service.write_lock(session)  # the read is audited: a write
     facility_code = await service.require_facility(session=session, actor=actor)
     patient = await service.get_patient(session=session, patient_id=patient_id)
     await record_read(
@@ -263,7 +260,6 @@ async def read_patient(patient_id: str, session: SessionDep, actor: Reader) -> R
 
 @router.get("/Patient/{patient_id}/$everything", summary="Her whole record (needs her consent)")
 async def patient_everything(patient_id: str, session: SessionDep, actor: Reader) -> Response:
-    await service.write_lock(session)  # the read is audited: a write
     facility_code = await service.require_facility(session=session, actor=actor)
     patient = await service.get_patient(session=session, patient_id=patient_id)
     body = await service.everything(session=session, patient=patient, actor=actor, facility_code=facility_code)  # fmt: skip

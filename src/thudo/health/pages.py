@@ -182,7 +182,6 @@ async def grant_sharing(
     csrf_token: Csrf = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    await service.write_lock(session)
     _ = translator(request)
     if not facility_code or await session.get(Facility, facility_code) is None:
         context = await _sharing_context(request, session, person)
@@ -197,7 +196,6 @@ async def revoke_sharing(
     request: Request, facility_code: str, session: SessionDep, person: Person, csrf_token: Csrf = ""
 ) -> Response:
     check_csrf(request, csrf_token)
-    await service.write_lock(session)
     if not await service.revoke_consent(session=session, personal_id=person.personal_id, facility_code=facility_code):  # fmt: skip
         raise not_found("sự đồng ý chia sẻ với cơ sở", "consent for facility", facility_code)
     return RedirectResponse("/so-suc-khoe/chia-se?xong=thu-hoi", status_code=303)
@@ -267,7 +265,6 @@ async def kiosk_check(
     personal_id: Annotated[str, Form(max_length=400)] = "",
     csrf_token: Csrf = "",
 ) -> HTMLResponse:
-    await service.write_lock(session)  # the check is audited: a write
     facility = await _kiosk_facility(request, session, code, k)
     _ = translator(request)
     context = _kiosk_context(facility, k)
@@ -310,7 +307,6 @@ async def kiosk_ticket_issue(
     department: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Csrf = "",
 ) -> Response:
-    await service.write_lock(session)
     facility = await _kiosk_facility(request, session, code, k)
     if structure_problem(personal_id):
         return RedirectResponse(f"/ki-ot/{facility.code}?k={k}", status_code=303)
@@ -394,7 +390,6 @@ async def quality_reverify(
     request: Request, held_id: int, session: SessionDep, officer: Officer, csrf_token: Csrf = ""
 ) -> Response:
     check_csrf(request, csrf_token)
-    await service.write_lock(session)
     remaining = await service.reverify_held(session=session, held_id=held_id, actor=officer)
     if remaining:
         await session.commit()
@@ -412,6 +407,5 @@ async def quality_discard(
     csrf_token: Csrf = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    await service.write_lock(session)
     await service.discard_held(session=session, held_id=held_id, actor=officer, note=note)
     return RedirectResponse(f"/can-bo/y-te/chat-luong-du-lieu?xong={held_id}", status_code=303)

@@ -59,19 +59,6 @@ COVERAGE_PURPOSE = "kiểm tra thẻ bảo hiểm y tế khi khám chữa bệnh
 # ------------------------------------------------------------------- facilities
 
 
-async def write_lock(session: AsyncSession) -> None:
-    """SQLite: take the database's write lock as the transaction's first statement.
-
-    SQLite has no row locks; a transaction that read first and then writes fails at once
-    ("database is locked") when another process (the jobs process) wrote in between,
-    instead of waiting. A write statement first makes it wait its turn (busy timeout).
-    Nothing on PostgreSQL."""
-    if dialect_name(session) == "sqlite":
-        await session.execute(
-            update(QueueCounter).where(QueueCounter.last < 0).values(last=QueueCounter.last)
-        )
-
-
 async def load_facilities(*, session: AsyncSession, province_code: str = "01") -> int:
     """The city's hospitals and the health station of every ward (idempotent). Returns new."""
     have = set(await session.scalars(select(Facility.code)))
@@ -641,7 +628,6 @@ async def import_ndjson(
     at = now()
     if problems is None:
         problems = await fhir.validate_lines_parallel(lines, first_line)
-    await write_lock(session)  # after validation: the lock is not held while it runs
     result.issues += [i for found in problems.values() for i in found]
     parsed: list[tuple[int, dict[str, Any]]] = [
         (n, orjson.loads(line))

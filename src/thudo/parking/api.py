@@ -123,7 +123,6 @@ async def create_reservation(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
     account_id, personal_id = _citizen(actor)
-    await service.write_first(session)
     fingerprint = request_fingerprint(data.model_dump(mode="json"))
     if idempotency_key is not None:
         previous = await replay(
@@ -177,7 +176,6 @@ async def cancel_reservation(
     code: str, session: SessionDep, settings: SettingsDep, actor: Caller
 ) -> Any:
     account_id, _ = _citizen(actor)
-    await service.write_first(session)
     r = await service.cancel_reservation(
         session, await service.reservation_of(session, account_id, code)
     )
@@ -247,7 +245,6 @@ async def check_in(
         if view is not None:
             return gate_out(settings, view)
     async with state.session_factory() as session:
-        await service.write_first(session)
         lot = await service.operated_lot(session, actor, data.lot_code)
         result = await service.check_in(
             session, settings=settings, actor=actor, lot=lot, vehicle_type=data.vehicle_type,
@@ -313,7 +310,6 @@ async def check_out(
 async def _check_out(
     session: Any, settings: Settings, actor: Actor, id: str, data: CheckOut
 ) -> SessionOut:
-    await service.write_first(session)
     lot = await service.operated_lot(session, actor, data.lot_code)
     if data.qr or data.code:
         parked = await service.session_by_scan(session, settings, lot, data.qr, data.code)

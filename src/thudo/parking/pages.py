@@ -180,7 +180,6 @@ async def reserve_form(
     vehicle_type: Annotated[str, Form()] = "",
     plate: Annotated[str, Form()] = "",
 ) -> Response:
-    await service.write_first(session)
     lot = await service.get_lot(session, code)
     try:
         reservation = await service.reserve(
@@ -265,7 +264,6 @@ async def my_reservation_page(
 
 @router.post("/dat-cho-do-xe/{code}/huy")
 async def cancel_form(code: str, session: SessionDep, who: Person) -> Response:
-    await service.write_first(session)
     r = await service.reservation_of(session, who.account_id, code)
     await service.cancel_reservation(session, r)
     return RedirectResponse(f"/dat-cho-do-xe/{r.code}", status_code=303)
@@ -378,7 +376,6 @@ async def console_check_in(
     vehicle_type: Annotated[str, Form()] = "",
     plate: Annotated[str, Form()] = "",
 ) -> Response:
-    await service.write_first(session)
     lot = await service.operated_lot(session, actor, code)
     qr, typed = _scan(scan)
     try:
@@ -410,7 +407,6 @@ async def console_check_out(
     actor: OperatorPage,
     scan: Annotated[str, Form()] = "",
 ) -> Response:
-    await service.write_first(session)
     lot = await service.operated_lot(session, actor, code)
     qr, typed = _scan(scan)
     try:
@@ -446,7 +442,6 @@ async def console_session_status(
     actor: OperatorPage,
 ) -> Response:
     """The gate's view of one session (HTMX polls it while the fee is being paid)."""
-    await service.write_first(session)
     lot = await service.operated_lot(session, actor, code)
     parked = await service.find_session(session, lot, str(session_id))
     # The gate opens as soon as the invoice is paid (not only at the job's next round).

@@ -387,18 +387,6 @@ async def operated_lot(session: AsyncSession, actor: Actor, code: str) -> Lot:
 # ------------------------------------------------------------------ the counter
 
 
-async def write_first(session: AsyncSession) -> None:
-    """On SQLite, make the transaction a writer before it reads anything.
-
-    SQLite has no row locks: a transaction that read first and writes later cannot wait
-    for another writer (its snapshot is stale) and fails at once with "database is
-    locked". Taking the write lock with a no-op write as the first statement makes
-    concurrent requests queue for the lock instead (busy_timeout). PostgreSQL: nothing.
-    """
-    if dialect_name(session) == "sqlite":
-        await session.execute(update(Space).where(Space.lot_id == -1).values(held=Space.held))
-
-
 async def _take_place(session: AsyncSession, lot_id: int, vehicle_type: str, column: str) -> bool:
     """One more occupied (or held) place if one is free: one conditional UPDATE."""
     target = Space.occupied if column == "occupied" else Space.held

@@ -233,7 +233,6 @@ async def answer_form(
 ) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token", "")))
-    await service.take_write_lock(session, survey_id)
     survey = await service.published(session, survey_id)
     qs = await service.questions(session, survey.id)
     answers = _answers_from(qs, form)

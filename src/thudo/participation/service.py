@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.core.clock import now, to_vn, today_vn
-from thudo.core.db import dialect_name
 from thudo.core.errors import DomainError, FieldError, Message, not_found, validation_error
 from thudo.core.text import has_control_characters, nfc
 from thudo.geo.models import Ward
@@ -687,21 +686,10 @@ def check_answers(qs: list[Question], raw: dict[str, Any]) -> list[tuple[Questio
     return out  # fmt: skip
 
 
-async def take_write_lock(session: AsyncSession, survey_id: int) -> None:
-    """SQLite has no row locks: take the database's write lock before reading (a no-op
-    write), or readers upgrading to writers at the same moment fail instead of waiting.
-    The first statement of the transaction; nothing on PostgreSQL."""
-    if dialect_name(session) == "sqlite":
-        await session.execute(
-            update(Survey).where(Survey.id == survey_id).values(updated_at=Survey.updated_at)
-        )
-
-
 async def respond(
     session: AsyncSession, *, survey_id: int, personal_id: str, answers: dict[str, Any]
 ) -> Response:
     """Her one response: checked against the survey's window, audience and questions."""
-    await take_write_lock(session, survey_id)
     survey = await published(session, survey_id)
     current = state(survey)
     if current == SCHEDULED:
