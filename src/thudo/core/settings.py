@@ -6,6 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -97,11 +98,24 @@ class Settings(BaseSettings):
     parking_qr_secret: SecretStr | None = None
     national_portal_url: str | None = None
     national_portal_secret: SecretStr | None = None
+    # The public map of reports: the base map's tiles ({z}/{x}/{y}, https) and the credit
+    # their licence asks for. OpenStreetMap's own servers suit a demonstration; a city
+    # deployment names its own tile server (visitors' browsers fetch the tiles). Empty: no
+    # base map, the reports and ward counts alone.
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tile_attribution: str = "© OpenStreetMap contributors"
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'thudo.db'}"
+        if self.map_tile_url and not (
+            self.map_tile_origin and all(p in self.map_tile_url for p in ("{z}", "{x}", "{y}"))
+        ):
+            raise SettingsError(
+                "THUDO_MAP_TILE_URL must be an https:// address with {z}, {x} and {y} "
+                f"(or empty for no base map): {self.map_tile_url!r}"
+            )
         if self.env == "production":
             missing = [
                 name
@@ -137,6 +151,13 @@ class Settings(BaseSettings):
     def admin_token_accepted(self) -> bool:
         """The admin token opens the APIs in development and tests, never in production."""
         return self.env != "production" and self.admin_token is not None
+
+    @property
+    def map_tile_origin(self) -> str:
+        """scheme://host[:port] of the tile server, for the map page's CSP ('' if none)."""
+        url = urlsplit(self.map_tile_url)
+        secure = url.scheme == "https" or (url.scheme == "http" and url.hostname == "127.0.0.1")
+        return f"{url.scheme}://{url.netloc}" if secure and url.netloc else ""
 
     @property
     def json_logs(self) -> bool:

@@ -13,8 +13,10 @@ from thudo.audit.service import record_read
 from thudo.core.access import PUBLIC
 from thudo.core.deps import SessionDep, SettingsDep
 from thudo.core.errors import FieldError, Message, validation_error
+from thudo.core.i18n import request_language
 from thudo.core.settings import Settings
 from thudo.documents.store import default_store
+from thudo.feedback import map as reportmap
 from thudo.feedback import service
 from thudo.feedback.models import Report, ReportEvent
 from thudo.feedback.photos import clean_photos
@@ -201,6 +203,43 @@ async def list_public(
             items=[await public_view(session, settings, r) for r in found.items],
             page=found.page, page_size=found.page_size, has_next=found.has_next,
         )  # fmt: skip
+
+
+def geojson(body: Any) -> Response:
+    return Response(orjson.dumps(body), media_type="application/geo+json")
+
+
+@router.get("/map/wards", dependencies=[PUBLIC], summary="The public map: reports per ward",
+            responses={200: {"content": {"application/geo+json": {}}}})  # fmt: skip
+async def map_wards(
+    session: SessionDep, category_code: str | None = None, status: str | None = None
+) -> Response:
+    """Confirmed, not hidden reports counted per ward (`total`, `open`), each ward a GeoJSON
+    point at its centroid; figures at most a minute old."""
+    reportmap.check_status(status)
+    counts = await reportmap.ward_counts(session, category_code=category_code, status=status)
+    return geojson(reportmap.ward_features(counts))
+
+
+@router.get("/map/reports", dependencies=[PUBLIC], summary="The public map: reports in a box",
+            responses={200: {"content": {"application/geo+json": {}}}})  # fmt: skip
+async def map_reports(
+    request: Request,
+    session: SessionDep,
+    bbox: Annotated[str, Query(max_length=200, description="west,south,east,north (degrees)")],
+    category_code: str | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=reportmap.LIMIT)] = reportmap.LIMIT,
+) -> Response:
+    """The newest public reports inside a box at most 0.12° each way (code, category, status,
+    ward, date; no description, no reporter), as GeoJSON points; `truncated` when the box
+    holds more than `limit`."""
+    box = reportmap.parse_bbox(bbox)
+    reportmap.check_status(status)
+    return geojson(await reportmap.reports_in(
+        session, box, category_code=category_code, status=status, limit=limit,
+        lang=request_language(request),
+    ))  # fmt: skip
 
 
 @router.get("/similar", response_model=list[SimilarOut], dependencies=[PUBLIC])

@@ -137,6 +137,13 @@ class Report(Base):
             postgresql_where=text("public_listed"),
             sqlite_where=text("public_listed"),
         ),
+        # The public map zoomed in: the grid cells of a box, row by row (feedback/map.py).
+        Index(
+            "ix_feedback_report_public_cell",
+            "cell",
+            postgresql_where=text("public_listed"),
+            sqlite_where=text("public_listed"),
+        ),
         # Duplicate suggestions: same category, nearby cells, recent.
         Index("ix_feedback_report_nearby", "category_code", "cell", "created_at"),
         Index("ix_feedback_report_unit_status", "unit_code", "status", "due_at"),

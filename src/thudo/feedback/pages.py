@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,6 +21,7 @@ from thudo.core.deps import SessionDep, SettingsDep
 from thudo.core.errors import DomainError
 from thudo.core.i18n import N_, request_language
 from thudo.documents.store import default_store
+from thudo.feedback import map as reportmap
 from thudo.feedback import service
 from thudo.feedback.api import handler_of, limit_anonymous, staff_view
 from thudo.feedback.models import Report, ReportPhoto
@@ -30,7 +32,7 @@ from thudo.identity.deps import Actor
 from thudo.identity.page_auth import citizen_page, csrf_token, set_csrf_cookie, staff_page
 from thudo.identity.permissions import Permission
 from thudo.identity.staff import SignedIn, actor_from_session_cookie, signed_in_from_request
-from thudo.web.templating import component, render, translator
+from thudo.web.templating import component, content_security_policy, render, translator
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -163,6 +165,40 @@ async def public_list(
         "categories": await _category_options(request, session),
         "ward": phuong or "", "category": linh_vuc or "", "status": status or "",
     })  # fmt: skip
+
+
+@router.get("/phan-anh/ban-do", response_class=HTMLResponse, dependencies=[PUBLIC])
+async def public_map(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    linh_vuc: str | None = None,
+    trang_thai: str | None = None,
+) -> HTMLResponse:
+    """The map of public reports (feedback/map.py), with the counts per ward as a table:
+    what the map shows, readable without sight, without JavaScript, without tiles."""
+    status = trang_thai if trang_thai in {"open", "closed"} else None
+    counts = await reportmap.ward_counts(session, category_code=linh_vuc or None, status=status)
+    filters = {k: v for k, v in (("category_code", linh_vuc), ("status", status)) if v}
+    list_query = {k: v for k, v in (("linh_vuc", linh_vuc), ("trang_thai", status)) if v}
+    ward_rows = [
+        [Markup('<a href="/phan-anh?{}">{}</a>').format(
+            urlencode({"phuong": w.ward_code, **list_query}), w.ward_name),
+         f"{w.total:,}".replace(",", "."), f"{w.open:,}".replace(",", ".")]
+        for w in counts
+    ]  # fmt: skip
+    response = _page(request, "feedback/map.html", {
+        "ward_rows": ward_rows, "total": f"{sum(w.total for w in counts):,}".replace(",", "."),
+        "categories": await _category_options(request, session),
+        "category": linh_vuc or "", "status": status or "",
+        "api_query": urlencode(filters), "list_query": urlencode(list_query),
+        "tiles": settings.map_tile_url, "attribution": settings.map_tile_attribution,
+        "center": reportmap.CITY_CENTER, "max_span": reportmap.MAX_SPAN_DEG,
+    })  # fmt: skip
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        images_from=settings.map_tile_origin
+    )
+    return response
 
 
 # ---------------------------------------------------------------- filing

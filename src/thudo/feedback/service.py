@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.core import calendar
@@ -698,25 +698,36 @@ class Page:
     has_next: bool
 
 
+def public_where(
+    *, ward_code: str | None = None, category_code: str | None = None, status: str | None = None
+) -> list[ColumnElement[bool]]:
+    """What the public may see (confirmed, not hidden), narrowed by the list's filters.
+    Flags are tested as bare columns: `IS true` would not match the partial indexes'
+    predicates on PostgreSQL (a sequential scan of every report)."""
+    where: list[ColumnElement[bool]] = [Report.public_listed.expression]
+    if ward_code:
+        where.append(Report.ward_code == ward_code)
+    if category_code:
+        where.append(Report.category_code == category_code)
+    if status == "open":
+        where.append(Report.open_flag.expression)
+    elif status == "closed":
+        where.append(~Report.open_flag)
+    elif status:
+        where.append(Report.status == status)
+    return where
+
+
 def public_list_query(
     *, ward_code: str | None = None, category_code: str | None = None,
     status: str | None = None, page: int = 1, page_size: int = 20,
 ) -> Select[Report]:  # fmt: skip
-    """The public list's query. Flags are tested as bare columns: `IS true` would not match
-    the partial indexes' predicates on PostgreSQL (a sequential scan of every report)."""
-    stmt = select(Report).where(Report.public_listed)
-    if ward_code:
-        stmt = stmt.where(Report.ward_code == ward_code)
-    if category_code:
-        stmt = stmt.where(Report.category_code == category_code)
-    if status == "open":
-        stmt = stmt.where(Report.open_flag)
-    elif status == "closed":
-        stmt = stmt.where(~Report.open_flag)
-    elif status:
-        stmt = stmt.where(Report.status == status)
+    """The public list's query."""
+    where = public_where(ward_code=ward_code, category_code=category_code, status=status)
     return (
-        stmt.order_by(Report.created_at.desc(), Report.id.desc())
+        select(Report)
+        .where(*where)
+        .order_by(Report.created_at.desc(), Report.id.desc())
         .limit(page_size + 1)
         .offset((page - 1) * page_size)
     )

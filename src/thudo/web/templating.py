@@ -28,12 +28,19 @@ from thudo.core.i18n import LANG_COOKIE, LANGUAGES, gettext, request_language
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
-# Pages load only this origin's files: no inline script, no inline style, no CDN.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
+
+def content_security_policy(*, images_from: str = "") -> str:
+    """Pages load only this origin's files: no inline script, no inline style, no CDN.
+    `images_from`: one more origin for images (the map's tile server, on the map page)."""
+    return (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src 'self' data:{' ' + images_from if images_from else ''}; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",

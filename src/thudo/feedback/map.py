@@ -1,0 +1,239 @@
+"""The public map of reports, without personal data.
+
+With the whole city in view a map of a million dots says nothing and costs a lot, so the
+map shows **counts per ward** (placed at the ward's centroid); zoomed in on a neighbourhood
+(a box at most `MAX_SPAN_DEG` wide and high) it shows **the reports themselves**, newest
+first, at most `LIMIT` at a time. Both answers are GeoJSON (RFC 7946: longitude first).
+
+What a report shows here is what the public list shows: its code, category, status, ward
+and date. Descriptions stay on the report's own page (redacted there); reporters never
+appear. Only confirmed, not hidden reports (`public_where`).
+
+The box is read through the duplicate-suggestion grid (`cell`: a row of 0.0025° of
+latitude × 1,000,000 + a column of longitude): one range of cells per row, on the index
+`ix_feedback_report_public_cell`, whatever the number of reports.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Integer, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thudo.core.errors import FieldError, Message, validation_error
+from thudo.feedback import service
+from thudo.feedback.models import Report
+
+MAX_SPAN_DEG = 0.12  # ≈ 13 km north–south, 12 km east–west: the reports themselves
+LIMIT = 500
+COUNTS_TTL_S = 60.0
+STATUS_FILTERS = frozenset({"open", "closed"}) | frozenset(service.STATUS_NAMES)
+CITY_CENTER = (21.0285, 105.8542)  # Hoàn Kiếm Lake
+
+
+@dataclass(frozen=True)
+class Box:
+    west: float
+    south: float
+    east: float
+    north: float
+
+    @property
+    def small(self) -> bool:
+        return self.east - self.west <= MAX_SPAN_DEG and self.north - self.south <= MAX_SPAN_DEG
+
+    def cell_ranges(self) -> list[tuple[int, int]]:
+        """(first, last) cell of each grid row the box crosses."""
+        first_col = math.floor(self.west / service.CELL_DEG)
+        last_col = math.floor(self.east / service.CELL_DEG)
+        return [
+            (row * service.CELL_ROW + first_col, row * service.CELL_ROW + last_col)
+            for row in range(
+                math.floor(self.south / service.CELL_DEG),
+                math.floor(self.north / service.CELL_DEG) + 1,
+            )
+        ]
+
+
+def _bbox_error(vi: str, en: str) -> Exception:
+    return validation_error([FieldError("bbox", "bbox.invalid", Message(vi, en))])
+
+
+def parse_bbox(text: str) -> Box:
+    """`west,south,east,north` in degrees (WGS 84), as GeoJSON and OGC APIs write it."""
+    parts = text.split(",")
+    try:
+        west, south, east, north = (float(p) for p in parts)
+    except ValueError:
+        raise _bbox_error(
+            "Vùng bản đồ phải gồm 4 số: kinh độ tây, vĩ độ nam, kinh độ đông, vĩ độ bắc.",
+            "The box must be 4 numbers: west longitude, south latitude, east longitude, "
+            "north latitude.",
+        ) from None
+    if not all(math.isfinite(v) for v in (west, south, east, north)) or not (
+        -180 <= west < east <= 180 and -90 <= south < north <= 90
+    ):
+        raise _bbox_error(
+            "Vùng bản đồ không hợp lệ (tây < đông, nam < bắc, trong giới hạn tọa độ).",
+            "Invalid box (west < east, south < north, within coordinate limits).",
+        )
+    box = Box(west, south, east, north)
+    if not box.small:
+        raise _bbox_error(
+            f"Vùng bản đồ quá rộng: tối đa {MAX_SPAN_DEG}° mỗi chiều; phóng to bản đồ, "
+            "hoặc xem số phản ánh theo phường, xã.",
+            f"The box is too wide: at most {MAX_SPAN_DEG}° each way; zoom in, or read the "
+            "counts per ward.",
+        )
+    return box
+
+
+def check_status(status: str | None) -> None:
+    if status and status not in STATUS_FILTERS:
+        raise validation_error([FieldError("status", "status.unknown", Message(
+            f"Tình trạng không có: {status}.", f"Unknown status: {status}."))])  # fmt: skip
+
+
+def _feature(lon: float, lat: float, properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+        "properties": properties,
+    }
+
+
+async def reports_in(
+    session: AsyncSession, box: Box, *, category_code: str | None = None,
+    status: str | None = None, limit: int = LIMIT, lang: str = "vi",
+) -> dict[str, Any]:  # fmt: skip
+    """The newest public reports inside the box, as a GeoJSON FeatureCollection;
+    `truncated` says there are more than `limit` (zoom in to see them)."""
+    limit = max(1, min(limit, LIMIT))
+    where = service.public_where(category_code=category_code, status=status)
+    cells = or_(*(Report.cell.between(a, b) for a, b in box.cell_ranges()))
+    rows = (
+        await session.execute(
+            select(
+                Report.code,
+                Report.category_code,
+                Report.status,
+                Report.lat,
+                Report.lon,
+                Report.ward_name,
+                Report.created_at,
+            )
+            .where(
+                *where,
+                cells,
+                Report.lat.between(box.south, box.north),
+                Report.lon.between(box.west, box.east),
+            )
+            .order_by(Report.created_at.desc(), Report.id.desc())
+            .limit(limit + 1)
+        )
+    ).all()
+    names = {c.code: c.label(lang) for c in (await service.categories(session)).values()}
+    features = [
+        _feature(
+            r.lon,
+            r.lat,
+            {
+                "code": r.code,
+                "category_code": r.category_code,
+                "category_name": names.get(r.category_code, r.category_code),
+                "status": r.status,
+                "status_name": service.STATUS_NAMES[r.status].get(lang),
+                "open": r.status in service.OPEN_STATUSES,
+                "ward_name": r.ward_name,
+                "created_at": r.created_at.isoformat().replace("+00:00", "Z"),
+                "url": f"/phan-anh/{r.code}",
+            },
+        )
+        for r in rows[:limit]
+    ]
+    return {"type": "FeatureCollection", "features": features, "truncated": len(rows) > limit}
+
+
+_counts: dict[tuple[str | None, str | None], tuple[float, list[WardCount]]] = {}
+
+
+@dataclass(frozen=True)
+class WardCount:
+    ward_code: str
+    ward_name: str
+    total: int
+    open: int
+    lat: float | None
+    lon: float | None
+
+
+async def ward_counts(
+    session: AsyncSession, *, category_code: str | None = None, status: str | None = None
+) -> list[WardCount]:
+    """Public reports per ward, most first, each placed at the ward's centroid (or, for a
+    ward the geography cannot place, the mean of its reports' points). Remembered for
+    `COUNTS_TTL_S` per process and filter: counting every report on each view of a
+    city-wide map would cost more than the minute-old figure is worth."""
+    key = (category_code or None, status or None)
+    held = _counts.get(key)
+    if held is not None and held[0] > time.monotonic():
+        return held[1]
+    where = service.public_where(category_code=category_code, status=status)
+    rows = (
+        await session.execute(
+            select(
+                Report.ward_code,
+                func.max(Report.ward_name),
+                func.count(),
+                func.sum(case((Report.open_flag, 1), else_=0), type_=Integer),
+                func.avg(Report.lat),
+                func.avg(Report.lon),
+            )
+            .where(*where)
+            .group_by(Report.ward_code)
+        )
+    ).all()
+    shape = service.city_shape()
+    out = []
+    for code, name, total, open_, lat, lon in rows:
+        centroid = shape.centroid(code)
+        if centroid is not None:
+            lat, lon = centroid.lat, centroid.lon
+        out.append(WardCount(code, name, int(total), int(open_ or 0),
+                             None if lat is None else float(lat),
+                             None if lon is None else float(lon)))  # fmt: skip
+    out.sort(key=lambda w: (-w.total, w.ward_name))
+    _counts[key] = (time.monotonic() + COUNTS_TTL_S, out)
+    return out
+
+
+def ward_features(counts: list[WardCount]) -> dict[str, Any]:
+    """Counts per ward as a GeoJSON FeatureCollection (wards that cannot be placed are in
+    `unplaced`, still counted in `total`)."""
+    features = [
+        _feature(w.lon, w.lat, {"ward_code": w.ward_code, "ward_name": w.ward_name,
+                                "total": w.total, "open": w.open,
+                                "url": f"/phan-anh?phuong={w.ward_code}"})
+        for w in counts
+        if w.lat is not None and w.lon is not None
+    ]  # fmt: skip
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "total": sum(w.total for w in counts),
+        "unplaced": [
+            {"ward_code": w.ward_code, "ward_name": w.ward_name, "total": w.total, "open": w.open}
+            for w in counts
+            if w.lat is None or w.lon is None
+        ],
+        "max_span_deg": MAX_SPAN_DEG,
+    }
+
+
+def forget_counts() -> None:
+    """Tests: the next `ward_counts` counts again."""
+    _counts.clear()
