@@ -3,23 +3,28 @@ anonymous reports confirmed by a phone code, bad input refused with nothing stor
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import httpx
 from PIL import Image
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.feedback.conftest import (
     BA_DINH_POINT,
     HOAN_KIEM_POINT,
     SAIGON_POINT,
+    committed_reports_removed,
+    deployed_app,
     file_anonymous,
     form,
     jpeg_with_gps,
     png,
     sms_code,
 )
+from thudo.core.db import session_factory
+from thudo.core.settings import Settings
 from thudo.feedback.models import Report, ReportPhoto
 
 
@@ -198,3 +203,74 @@ async def test_the_public_list_reads_its_partial_index_on_postgresql(db: AsyncSe
         else:
             rows = list(await db.scalars(stmt))
             assert rows == sorted(rows, key=lambda r: (r.created_at, r.id), reverse=True)
+
+
+async def _sms_count(db: AsyncSession, phone: str) -> int:
+    from thudo.notify.models import Message
+
+    found = await db.scalar(
+        select(func.count()).select_from(Message).where(Message.address == phone)
+    )
+    return int(found or 0)
+
+
+async def test_a_retried_filing_with_its_idempotency_key_gets_the_first_answer(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    phone = "0987000777"
+
+    async def post(key: str, **extra: str) -> httpx.Response:
+        return await client.post(
+            "/api/v1/feedback/reports", data=form(phone=phone, **extra),
+            files=[("photos", ("a.png", png(), "image/png"))], headers={"Idempotency-Key": key},
+        )  # fmt: skip
+
+    first = await post("ihanoi-7f3a")
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    again = await post("ihanoi-7f3a")
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert await _count(db) == 1 and await _sms_count(db, phone) == 1  # one report, one SMS
+    other = await post("ihanoi-7f3a", description="Một sự việc khác: cây đổ chắn ngang lối đi.")
+    assert other.status_code == 422
+    assert other.json()["errors"][0]["field"] == "Idempotency-Key"
+    other_photo = await client.post(
+        "/api/v1/feedback/reports", data=form(phone=phone), headers={"Idempotency-Key": "ihanoi-7f3a"},
+        files=[("photos", ("a.png", png((80, 60)), "image/png"))],
+    )  # fmt: skip
+    assert other_photo.status_code == 422  # the same form with another photo is another filing
+    fresh = await post("ihanoi-7f3b")
+    assert fresh.status_code == 201 and fresh.json()["code"] != first.json()["code"]
+    someone_else = await client.post(
+        "/api/v1/feedback/reports", data=form(phone="0987000778"),
+        files=[("photos", ("a.png", png(), "image/png"))], headers={"Idempotency-Key": "ihanoi-7f3a"},
+    )  # fmt: skip
+    assert someone_else.status_code == 201 and "idempotent-replayed" not in someone_else.headers
+    assert await _count(db) == 3
+    too_long = await post("k" * 256)
+    assert (
+        too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "Idempotency-Key"
+    )
+    assert await _count(db) == 3
+
+
+async def test_concurrent_retries_with_one_key_make_one_report_and_one_sms(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    phone = "0987000779"
+    async with (
+        committed_reports_removed(engine),
+        deployed_app(settings, engine, hot=False) as client,
+    ):
+        answers = await asyncio.gather(*(
+            client.post("/api/v1/feedback/reports", data=form(phone=phone),
+                        headers={"Idempotency-Key": "cung-luc-pa-1"})
+            for _ in range(4)
+        ))  # fmt: skip
+        assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
+        assert len({a.json()["code"] for a in answers}) == 1
+        async with session_factory(engine)() as db:
+            stored = await db.scalar(
+                select(func.count()).select_from(Report).where(Report.reporter_phone == phone)
+            )
+            assert stored == 1 and await _sms_count(db, phone) == 1

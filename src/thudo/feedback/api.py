@@ -3,17 +3,20 @@ public list, duplicate suggestions; the handling units' actions and moderation."
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
+from sqlalchemy.exc import IntegrityError
 
 from thudo.audit.service import record_read
 from thudo.core.access import PUBLIC
 from thudo.core.deps import SessionDep, SettingsDep
 from thudo.core.errors import FieldError, Message, validation_error
 from thudo.core.i18n import request_language
+from thudo.core.idempotency import remember, replay, request_fingerprint
 from thudo.core.settings import Settings
 from thudo.documents.store import default_store
 from thudo.feedback import map as reportmap
@@ -289,6 +292,9 @@ def _inside_city(lat: float | None, lon: float | None) -> None:
         raise service.outside_city(lat, lon)
 
 
+FILE_SCOPE = "feedback:report"
+
+
 @router.post("/reports", status_code=201, response_model=FiledOut, dependencies=[PUBLIC])
 async def file_report(
     request: Request,
@@ -305,22 +311,70 @@ async def file_report(
     phone: Annotated[str | None, Form(max_length=20)] = None,
     name: Annotated[str | None, Form(max_length=150)] = None,
     photos: Annotated[list[UploadFile] | None, File()] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
     """File a report (multipart/form-data). With a citizen's bearer token it is received at
-    once; without one, `phone` gets a code that confirms it (`POST …/{code}/confirm`)."""
+    once; without one, `phone` gets a code that confirms it (`POST …/{code}/confirm`).
+    An app that may retry (a lost answer, a phone losing its signal) sends an
+    `Idempotency-Key`: the same key and form get the first answer (`Idempotent-Replayed:
+    true`), never a second report or a second SMS; the same key with another form, 422."""
     reporter = await _reporter(session, actor, phone=phone, name=name)
+    raw_photos = [(f.filename or "", await f.read()) for f in photos or []]
+    once = None
+    if idempotency_key is not None:
+        form = {"category_code": category_code, "description": description, "lat": lat,
+                "lon": lon, "address": address, "ward_code": ward_code, "answers": answers,
+                "phone": phone, "name": name,
+                "photos": [(n, hashlib.sha256(b).hexdigest()) for n, b in raw_photos]}  # fmt: skip
+        once = (_reporter_ref(actor, reporter), idempotency_key, request_fingerprint(form))
+        previous = await _replay(session, once)
+        if previous is not None:
+            return previous
     if not reporter.confirmed:
         await limit_anonymous(request)
-    location = await service.locate(session, lat=lat, lon=lon, address=address,
-                                    ward_code=ward_code)  # fmt: skip
-    cleaned = clean_photos([(f.filename or "", await f.read()) for f in photos or []])
-    assert settings.secret_key is not None
-    r = await service.file_report(
-        session, category_code=category_code, description=description, location=location,
-        reporter=reporter, answers=_answers(answers), photos=cleaned,
-        store=default_store(settings.data_dir), secret=settings.secret_key.get_secret_value(),
-    )  # fmt: skip
-    return filed_out(settings, r)
+    try:
+        location = await service.locate(session, lat=lat, lon=lon, address=address,
+                                        ward_code=ward_code)  # fmt: skip
+        cleaned = clean_photos(raw_photos)
+        assert settings.secret_key is not None
+        r = await service.file_report(
+            session, category_code=category_code, description=description, location=location,
+            reporter=reporter, answers=_answers(answers), photos=cleaned,
+            store=default_store(settings.data_dir), secret=settings.secret_key.get_secret_value(),
+        )  # fmt: skip
+        out = filed_out(settings, r)
+        if once is not None:
+            ref, key, fingerprint = once
+            await remember(
+                session=session, actor_ref=ref, scope=FILE_SCOPE, client_key=key,
+                fingerprint=fingerprint, status_code=201, response=out.model_dump(mode="json"),
+            )  # fmt: skip
+    except IntegrityError:
+        # The same key committed meanwhile by a concurrent retry: answer what it answered.
+        await session.rollback()
+        previous = await _replay(session, once) if once is not None else None
+        if previous is None:
+            raise
+        return previous
+    return out
+
+
+def _reporter_ref(actor: Actor | None, reporter: service.Reporter) -> str:
+    """Whose keys these are: the signed-in citizen or partner system, else the phone that
+    will confirm the report (an anonymous report needs one)."""
+    if actor is not None and actor.kind in {"citizen", "client", "system"}:
+        return actor.ref
+    return f"phone:{reporter.phone or ''}"
+
+
+async def _replay(session: Any, once: tuple[str, str, str]) -> Response | None:
+    ref, key, fingerprint = once
+    previous = await replay(session=session, actor_ref=ref, scope=FILE_SCOPE, client_key=key,
+                            fingerprint=fingerprint)  # fmt: skip
+    if previous is None:
+        return None
+    return Response(orjson.dumps(previous.response), status_code=previous.status_code,
+                    media_type="application/json", headers={"Idempotent-Replayed": "true"})  # fmt: skip
 
 
 async def _reporter(
