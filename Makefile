@@ -68,7 +68,12 @@ test-postgres: install browser-deps
 
 test: lint typecheck test-sqlite test-postgres
 
+# The benchmarks drive the server with wrk (Debian's package), installed when missing.
 bench: install
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "Installing Debian's wrk (the benchmarks' HTTP load generator)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench --help
 
 clean:

@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 from bench.server import machine, running_server
 from thudo.core.db import create_engine, session_factory
 from thudo.feedback.catalog import CATEGORIES
+from thudo.feedback.map import parse_bbox
 from thudo.feedback.open311 import issue_key
 from thudo.geo.points import city_shape
 
@@ -141,6 +142,23 @@ def similar_paths(rng: random.Random) -> list[str]:
     return out
 
 
+def _box(rng: random.Random) -> str:
+    """A map view zoomed in on an urban ward: 0.01° (a street) to 0.1° (a district) wide."""
+    lat, lon, _ = _place(rng)
+    half = rng.choice([0.005, 0.01, 0.02, 0.05])
+    return f"{lon - half:.5f},{lat - half * 0.6:.5f},{lon + half:.5f},{lat + half * 0.6:.5f}"
+
+
+def map_paths(rng: random.Random) -> list[str]:
+    """The public map zoomed in: the reports in a box, some filtered as the page offers."""
+    cats = [c["code"] for c in CATEGORIES]
+    out = []
+    for _ in range(400):
+        extra = rng.choice(["", "", "&status=open", f"&category_code={rng.choice(cats)}"])
+        out.append(f"/api/v1/feedback/map/reports?bbox={_box(rng)}{extra}")
+    return out
+
+
 def submissions(rng: random.Random, key: str, count: int) -> list[str]:
     out = []
     for i in range(count):
@@ -212,7 +230,32 @@ def db_timings(url: str, rng: random.Random, n: int = 300) -> list[str]:
                 (rng.choice(cats[:6]), cells_around(lat, lon)),
             ).fetchall()
             nearby.append((time.perf_counter() - started) * 1000)
-    for label, values in (("public list query", listing), ("duplicate candidates query", nearby)):
+        boxes = []
+        for _ in range(n):
+            b = parse_bbox(_box(rng))
+            ranges = " OR ".join(f"cell BETWEEN {a} AND {z}" for a, z in b.cell_ranges())
+            started = time.perf_counter()
+            conn.execute(
+                "SELECT code, category_code, status, lat, lon, ward_name, created_at "
+                f"FROM feedback_report WHERE public_listed AND ({ranges}) "
+                "AND lat BETWEEN %s AND %s AND lon BETWEEN %s AND %s "
+                "ORDER BY created_at DESC, id DESC LIMIT 501",
+                (b.south, b.north, b.west, b.east),
+            ).fetchall()
+            boxes.append((time.perf_counter() - started) * 1000)
+        counting = []
+        for _ in range(5):
+            started = time.perf_counter()
+            conn.execute(
+                "SELECT ward_code, max(ward_name), count(*), sum(CASE WHEN open_flag THEN 1 "
+                "ELSE 0 END), avg(lat), avg(lon) FROM feedback_report WHERE public_listed "
+                "GROUP BY ward_code"
+            ).fetchall()
+            counting.append((time.perf_counter() - started) * 1000)
+        out.append(f"map: counts per ward query alone (5 runs, kept a minute per process): "
+                   f"p50 {_p(counting, 0.5):.0f} ms, max {max(counting):.0f} ms")  # fmt: skip
+    for label, values in (("public list query", listing), ("duplicate candidates query", nearby),
+                          ("map: reports in a box query", boxes)):  # fmt: skip
         out.append(
             f"{label} alone ({n} runs): p50 {_p(values, 0.5):.2f} ms, p95 {_p(values, 0.95):.2f} ms"
         )
@@ -309,6 +352,12 @@ def main() -> None:
                              ("duplicate suggestions", similar_paths(rng))):  # fmt: skip
             one = wrk(base, f"{label}, 1 connection", items, connections=1, seconds=args.seconds)
             print(one.line())
+            print(wrk(base, label, items, connections=args.connections,
+                      seconds=args.seconds).line())  # fmt: skip
+        for label, items in (("map: reports in a box", map_paths(rng)),
+                             ("map: counts per ward (cached a minute)",
+                              ["/api/v1/feedback/map/wards", "/api/v1/feedback/map/wards?status=open"]),
+                             ("map page (HTML)", ["/phan-anh/ban-do"])):  # fmt: skip
             print(wrk(base, label, items, connections=args.connections,
                       seconds=args.seconds).line())  # fmt: skip
         html = [p.replace("/api/v1/feedback/reports?ward_code=", "/phan-anh?phuong=")
