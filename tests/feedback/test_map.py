@@ -76,6 +76,18 @@ async def test_the_whole_city_shows_counts_per_ward_and_a_box_shows_the_reports(
     assert other.json()["features"] == []
 
 
+async def test_counts_for_an_unknown_category_or_status_are_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    for params, field in (({"category_code": "khong-co"}, "category_code"),
+                          ({"status": "lost"}, "status")):  # fmt: skip
+        response = await client.get(WARDS, params=params)
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == field
+    page = await client.get("/phan-anh/ban-do", params={"linh_vuc": "khong-co"})
+    assert page.status_code == 200  # the page shows every category instead
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [

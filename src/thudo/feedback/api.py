@@ -219,7 +219,6 @@ async def map_wards(
 ) -> Response:
     """Confirmed, not hidden reports counted per ward (`total`, `open`), each ward a GeoJSON
     point at its centroid; figures at most a minute old."""
-    reportmap.check_status(status)
     counts = await reportmap.ward_counts(session, category_code=category_code, status=status)
     return geojson(reportmap.ward_features(counts))
 

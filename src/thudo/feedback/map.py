@@ -178,6 +178,9 @@ async def ward_counts(
     ward the geography cannot place, the mean of its reports' points). Remembered for
     `COUNTS_TTL_S` per process and filter: counting every report on each view of a
     city-wide map would cost more than the minute-old figure is worth."""
+    if category_code:  # known categories only: the cache below holds one entry per filter
+        service.known_category(await service.categories(session), category_code)
+    check_status(status)
     key = (category_code or None, status or None)
     held = _counts.get(key)
     if held is not None and held[0] > time.monotonic():

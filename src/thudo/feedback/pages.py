@@ -178,6 +178,8 @@ async def public_map(
     """The map of public reports (feedback/map.py), with the counts per ward as a table:
     what the map shows, readable without sight, without JavaScript, without tiles."""
     status = trang_thai if trang_thai in {"open", "closed"} else None
+    if linh_vuc and linh_vuc not in await service.categories(session):
+        linh_vuc = None  # an unknown category in the address: all of them, as the form shows
     counts = await reportmap.ward_counts(session, category_code=linh_vuc or None, status=status)
     filters = {k: v for k, v in (("category_code", linh_vuc), ("status", status)) if v}
     list_query = {k: v for k, v in (("linh_vuc", linh_vuc), ("trang_thai", status)) if v}
