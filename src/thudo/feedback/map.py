@@ -10,23 +10,27 @@ and date. Descriptions stay on the report's own page (redacted there); reporters
 appear. Only confirmed, not hidden reports (`public_where`).
 
 The box is read through the duplicate-suggestion grid (`cell`: a row of 0.0025° of
-latitude × 1,000,000 + a column of longitude): one range of cells per row, on the index
-`ix_feedback_report_public_cell`, whatever the number of reports.
+latitude × 1,000,000 + a column of longitude): the cells it touches, on the partial index
+`ix_feedback_report_public_cell`, which on PostgreSQL also carries the columns the box,
+the filters and the order need (an index-only scan; the table is read for the chosen
+rows only). Measured with 1,000,000 reports: bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, case, func, or_, select
+from sqlalchemy import Integer, Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.core.errors import FieldError, Message, validation_error
 from thudo.feedback import service
 from thudo.feedback.models import Report
+from thudo.geo.models import Ward
 
 MAX_SPAN_DEG = 0.12  # ≈ 13 km north–south, 12 km east–west: the reports themselves
 LIMIT = 500
@@ -57,6 +61,10 @@ class Box:
                 math.floor(self.north / service.CELL_DEG) + 1,
             )
         ]
+
+    def cells(self) -> list[int]:
+        """Every grid cell the box touches (at most 49 × 49 for the widest box)."""
+        return [cell for first, last in self.cell_ranges() for cell in range(first, last + 1)]
 
 
 def _bbox_error(vi: str, en: str) -> Exception:
@@ -106,6 +114,29 @@ def _feature(lon: float, lat: float, properties: dict[str, Any]) -> dict[str, An
     }
 
 
+def box_query(
+    box: Box, *, category_code: str | None = None, status: str | None = None, limit: int = LIMIT
+) -> Select[str, str, str, float | None, float | None, str, dt.datetime]:
+    """The newest public reports in the box, `limit` + 1 of them (one more tells there are
+    more). The newest are chosen from the covering index alone (cell, then the filter's and
+    the order's columns); the table is read for the chosen rows only."""
+    where = service.public_where(category_code=category_code, status=status)
+    newest = (
+        select(Report.id, Report.created_at)
+        .where(*where, Report.cell.in_(box.cells()), Report.lat.between(box.south, box.north),
+               Report.lon.between(box.west, box.east))
+        .order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(limit + 1)
+        .subquery()
+    )  # fmt: skip
+    return (
+        select(Report.code, Report.category_code, Report.status, Report.lat, Report.lon,
+               Report.ward_name, Report.created_at)
+        .join(newest, newest.c.id == Report.id)
+        .order_by(newest.c.created_at.desc(), newest.c.id.desc())
+    )  # fmt: skip
+
+
 async def reports_in(
     session: AsyncSession, box: Box, *, category_code: str | None = None,
     status: str | None = None, limit: int = LIMIT, lang: str = "vi",
@@ -113,29 +144,8 @@ async def reports_in(
     """The newest public reports inside the box, as a GeoJSON FeatureCollection;
     `truncated` says there are more than `limit` (zoom in to see them)."""
     limit = max(1, min(limit, LIMIT))
-    where = service.public_where(category_code=category_code, status=status)
-    cells = or_(*(Report.cell.between(a, b) for a, b in box.cell_ranges()))
-    rows = (
-        await session.execute(
-            select(
-                Report.code,
-                Report.category_code,
-                Report.status,
-                Report.lat,
-                Report.lon,
-                Report.ward_name,
-                Report.created_at,
-            )
-            .where(
-                *where,
-                cells,
-                Report.lat.between(box.south, box.north),
-                Report.lon.between(box.west, box.east),
-            )
-            .order_by(Report.created_at.desc(), Report.id.desc())
-            .limit(limit + 1)
-        )
-    ).all()
+    query = box_query(box, category_code=category_code, status=status, limit=limit)
+    rows = (await session.execute(query)).all()
     names = {c.code: c.label(lang) for c in (await service.categories(session)).values()}
     features = [
         _feature(
@@ -186,29 +196,37 @@ async def ward_counts(
     if held is not None and held[0] > time.monotonic():
         return held[1]
     where = service.public_where(category_code=category_code, status=status)
+    # On PostgreSQL an index-only scan of the map's covering index (ward_code, open_flag
+    # and the filters' columns are in it); names and places come from the geography.
     rows = (
         await session.execute(
             select(
                 Report.ward_code,
-                func.max(Report.ward_name),
                 func.count(),
                 func.sum(case((Report.open_flag, 1), else_=0), type_=Integer),
-                func.avg(Report.lat),
-                func.avg(Report.lon),
             )
             .where(*where)
             .group_by(Report.ward_code)
         )
     ).all()
+    named = await session.execute(
+        select(Ward.code, Ward.name).where(Ward.code.in_([r[0] for r in rows]))
+    )
+    names: dict[str, str] = {code: name for code, name in named}
     shape = service.city_shape()
+    places = {code: (w.lat, w.lon) for code, *_ in rows if (w := shape.centroid(code))}
+    unplaced = [code for code, *_ in rows if code not in places]
+    if unplaced:  # the mean of their reports' points (a few wards at most)
+        means = await session.execute(
+            select(Report.ward_code, func.avg(Report.lat), func.avg(Report.lon))
+            .where(*where, Report.ward_code.in_(unplaced), Report.lat.is_not(None))
+            .group_by(Report.ward_code)
+        )  # fmt: skip
+        places.update({code: (float(lat), float(lon)) for code, lat, lon in means})
     out = []
-    for code, name, total, open_, lat, lon in rows:
-        centroid = shape.centroid(code)
-        if centroid is not None:
-            lat, lon = centroid.lat, centroid.lon
-        out.append(WardCount(code, name, int(total), int(open_ or 0),
-                             None if lat is None else float(lat),
-                             None if lon is None else float(lon)))  # fmt: skip
+    for code, total, open_ in rows:
+        lat, lon = places.get(code, (None, None))
+        out.append(WardCount(code, names.get(code, code), int(total), int(open_ or 0), lat, lon))
     out.sort(key=lambda w: (-w.total, w.ward_name))
     _counts[key] = (time.monotonic() + COUNTS_TTL_S, out)
     return out

@@ -141,6 +141,8 @@ class Report(Base):
         Index(
             "ix_feedback_report_public_cell",
             "cell",
+            postgresql_include=["created_at", "id", "lat", "lon", "category_code", "status",
+                                "open_flag", "ward_code"],
             postgresql_where=text("public_listed"),
             sqlite_where=text("public_listed"),
         ),

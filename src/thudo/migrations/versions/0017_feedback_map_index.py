@@ -4,8 +4,9 @@ Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-06 05:00:00
 
-The map zoomed in on a neighbourhood reads the public reports inside a box, one range of
-grid cells per row of the grid (feedback/map.py). The duplicate-suggestion index starts
+The map zoomed in on a neighbourhood reads the public reports inside a box by the grid
+cells it touches (feedback/map.py); on PostgreSQL the index carries what the query reads
+(an index-only scan). The duplicate-suggestion index starts
 with the category, which the map need not name.
 """
 
@@ -25,6 +26,17 @@ def upgrade() -> None:
         "ix_feedback_report_public_cell",
         "feedback_report",
         ["cell"],
+        # PostgreSQL: what the box, the filters, the order and the counts per ward read.
+        postgresql_include=[
+            "created_at",
+            "id",
+            "lat",
+            "lon",
+            "category_code",
+            "status",
+            "open_flag",
+            "ward_code",
+        ],
         postgresql_where=sa.text("public_listed"),
         sqlite_where=sa.text("public_listed"),
     )
