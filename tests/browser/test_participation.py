@@ -5,6 +5,7 @@ the public list."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from tests.browser.a11y import axe_violations, has_horizontal_scroll, small_touch_targets
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.identity.people import Person, citizen, grant, sign_in
+from thudo.core.clock import today_vn
 
 pytestmark = pytest.mark.browser
 
@@ -89,6 +91,26 @@ async def test_a_survey_is_built_opened_answered_once_and_its_results_shown(
     await expect(staff.get_by_text("Đã mở khảo sát.")).to_be_visible()
     await _accessible(staff)
     survey_url = staff.url.split("?")[0]
+
+    # Opened, it may still be renamed and its closing day moved, from a phone too; its
+    # audience and opening day are shown, not offered.
+    edit = await _as(browser, live_server, cast.editor, phone=True)
+    await edit.goto(survey_url)
+    await edit.get_by_role("link", name="Sửa thông tin khảo sát").click()
+    await _accessible(edit, phone=True)
+    await expect(edit.get_by_label("Từ tuổi")).to_have_count(0)
+    await edit.get_by_label("Đóng sau ngày").fill("2000-01-01")
+    await edit.get_by_role("button", name="Lưu thay đổi").click()
+    await expect(edit.get_by_text("Ngày đóng phải sau ngày mở.").first).to_be_visible()
+    await _accessible(edit, phone=True)
+    title = "Ý kiến về giờ thu gom rác ở khu dân cư (hai tuần)"
+    await edit.get_by_label("Tên khảo sát").fill(title)
+    await edit.get_by_label("Đóng sau ngày").fill(f"{today_vn() + dt.timedelta(days=14):%Y-%m-%d}")
+    await edit.get_by_role("button", name="Lưu thay đổi").click()
+    await expect(edit.get_by_text("Đã lưu thay đổi.")).to_be_visible()
+    await expect(edit.get_by_role("heading", name=title)).to_be_visible()
+    await expect(edit.get_by_role("heading", name="Lịch sử sửa đổi")).to_be_visible()
+    await _accessible(edit, phone=True)
 
     # The citizen finds it on her phone and answers.
     me = await _as(browser, live_server, cast.resident, phone=True)

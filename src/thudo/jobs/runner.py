@@ -57,7 +57,7 @@ def periodic_tasks() -> list[PeriodicTask]:
     from thudo.jobs.outbox import deliver_all_due
     from thudo.notify.tasks import deliver_due as deliver_messages
     from thudo.parking import tasks as parking_tasks
-    from thudo.participation.tasks import publish_results_once
+    from thudo.participation.tasks import publish_results_once, tell_audiences_once
     from thudo.payments.tasks import expire_once
 
     return [
@@ -70,6 +70,7 @@ def periodic_tasks() -> list[PeriodicTask]:
         PeriodicTask("parking.expire_holds", 30.0, parking_tasks.expire_holds_once),
         PeriodicTask("parking.settle_payments", 2.0, parking_tasks.settle_paid_once),
         PeriodicTask("participation.publish_results", 60.0, publish_results_once),
+        PeriodicTask("participation.tell_audiences", 30.0, tell_audiences_once),
         PeriodicTask("feedback.overdue", 60.0, flag_overdue_once),
         PeriodicTask("identity.purge_expired", 600.0, purge_identity, first_after_s=60.0),
     ]

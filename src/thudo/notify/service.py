@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.core.clock import now
@@ -44,6 +44,25 @@ async def send(
     session.add(message)
     await session.flush()
     return message
+
+
+async def send_in_app_to_many(
+    session: AsyncSession, *, account_ids: list[int], template: str, body: str
+) -> int:
+    """The same in-app message to many accounts, in one statement (a batch of a task that
+    tells many people, such as the audience of a survey)."""
+    if not account_ids:
+        return 0
+    at = now()
+    await session.execute(
+        insert(Message),
+        [
+            {"channel": "in_app", "account_id": account_id, "template": template, "body": body,
+             "status": "delivered", "attempts": 0, "created_at": at, "sent_at": at}
+            for account_id in account_ids
+        ],
+    )  # fmt: skip
+    return len(account_ids)
 
 
 async def inbox(

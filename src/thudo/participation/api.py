@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from thudo.core.access import PUBLIC
 from thudo.core.deps import SessionDep
 from thudo.core.errors import DomainError, Message
-from thudo.identity.deps import Actor, current_actor
+from thudo.identity.deps import Actor, current_actor, require
 from thudo.identity.models import Unit
+from thudo.identity.permissions import Permission
 from thudo.identity.staff import actor_from_session_cookie
 from thudo.participation import council, service
 from thudo.participation.models import Survey
@@ -31,10 +32,12 @@ from thudo.participation.schemas import (
     ResultsOut,
     SurveyOut,
     SurveySummary,
+    SurveyUpdate,
 )
 
 router = APIRouter(prefix="/api/v1/participation", tags=["participation"])
 AnyActor = Annotated[Actor, Depends(current_actor)]
+Editor = Annotated[Actor, Depends(require(Permission.SURVEY_MANAGE))]
 
 
 async def survey_summary(
@@ -134,6 +137,21 @@ async def list_open_surveys(request: Request, session: SessionDep) -> Any:
 )
 async def get_survey(survey_id: int, session: SessionDep) -> Any:
     return await survey_out(session, await service.published(session, survey_id))
+
+
+@router.patch(
+    "/surveys/{survey_id}",
+    response_model=SurveyOut,
+    summary="Edit a survey of one's unit (survey staff): everything while a draft; once "
+    "opened its title, description and closing time; not once closed",
+    responses={409: {"description": "Closed, or a setting that is fixed once opened"}},
+)
+async def update_survey(
+    survey_id: int, data: SurveyUpdate, session: SessionDep, actor: Editor
+) -> Any:
+    survey = await service.managed(session, actor, survey_id)
+    await service.update_survey(session, actor=actor, survey=survey, changes=data.changes())
+    return await survey_out(session, survey)
 
 
 @router.post(

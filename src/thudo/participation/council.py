@@ -16,8 +16,9 @@ from thudo.core.clock import now, today_vn
 from thudo.core.errors import DomainError, FieldError, Message, not_found, validation_error
 from thudo.core.text import fold, has_control_characters, nfc
 from thudo.identity.deps import Actor
-from thudo.identity.models import Unit
-from thudo.identity.permissions import Permission, UnitKind
+from thudo.identity.models import Account, RoleGrant, Unit
+from thudo.identity.permissions import ROLE_PERMISSIONS, Permission, UnitKind
+from thudo.notify import service as notify
 from thudo.participation.models import Commitment, Petition, ProgressReport, Resolution
 
 CURRENT_TERM = "2021-2026"
@@ -186,8 +187,28 @@ async def assign(
         petition.answer = petition.answered_at = petition.answered_by_name = None
     petition.agency_unit_id, petition.deadline = unit.id, deadline
     petition.assigned_at = petition.updated_at = now()
+    for account_id in await answerers_of(session, unit.id):
+        await notify.send(
+            session, channel="in_app", account_id=account_id, template="participation.petition_assigned",
+            body=f"Kiến nghị cử tri KN-{petition.id} ({petition.constituency}) được giao {unit.name} "
+                 f"trả lời, hạn {deadline:%d/%m/%Y}. Xem tại /can-bo/tra-loi-kien-nghi/{petition.id}.",
+        )  # fmt: skip
     await session.flush()
     return petition
+
+
+async def answerers_of(session: AsyncSession, unit_id: int) -> list[int]:
+    """The active accounts that answer voter petitions for a unit."""
+    roles = [r.value for r, perms in ROLE_PERMISSIONS.items() if Permission.COUNCIL_ANSWER in perms]
+    rows = await session.scalars(
+        select(RoleGrant.account_id)
+        .join(Account, Account.id == RoleGrant.account_id)
+        .where(
+            RoleGrant.unit_id == unit_id, RoleGrant.role.in_(roles),
+            RoleGrant.revoked_at.is_(None), Account.status == "active",
+        )
+    )  # fmt: skip
+    return sorted(set(rows))
 
 
 async def answerable(session: AsyncSession, actor: Actor, petition_id: int) -> Petition:

@@ -8,6 +8,7 @@ A survey response keeps the citizen's personal ID only to enforce one response p
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -49,6 +50,10 @@ class Survey(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Set once it has closed: its results are public from then on.
     results_published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Telling its audience in the app once it opens, a window of accounts at a time: the
+    # last account id gone through, and when every account had been gone through.
+    notice_cursor: Mapped[int | None] = mapped_column(BigIntType)
+    notices_done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(100))
     created_by_name: Mapped[str] = mapped_column(String(150))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -58,6 +63,23 @@ class Survey(Base):
         Index("ix_participation_survey_window", "published_at", "closes_at"),
         Index("ix_participation_survey_results", "results_published_at"),
     )
+
+
+class SurveyChange(Base):
+    """One edit of a survey's title, description, dates or audience: who, when, and each
+    field's value before and after."""
+
+    __tablename__ = "participation_survey_change"
+
+    id: Mapped[BigIntPK]
+    survey_id: Mapped[int] = mapped_column(
+        BigIntType, ForeignKey("participation_survey.id", ondelete="CASCADE"), index=True
+    )
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    changed_by: Mapped[str] = mapped_column(String(100))
+    changed_by_name: Mapped[str] = mapped_column(String(150))
+    # {field: [before, after]}, dates as ISO 8601 text.
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class Question(Base):

@@ -51,6 +51,18 @@ KIND_NAMES = {
     TEXT: N_("Trả lời tự do"),
 }
 CITY_PROVINCE = "01"
+FIELD_NAMES = {
+    "title": N_("tên"),
+    "description": N_("giới thiệu"),
+    "opens_at": N_("ngày mở"),
+    "closes_at": N_("ngày đóng"),
+    "audience_ward_code": N_("phường, xã"),
+    "audience_min_age": N_("tuổi tối thiểu"),
+    "audience_max_age": N_("tuổi tối đa"),
+    "audience_level2": N_("mức độ tài khoản"),
+}
+# Form fields by the name the service gives them.
+FORM_FIELDS = {"opens_at": "opens_on", "closes_at": "closes_on"}
 
 
 def local_time(value: dt.datetime | None) -> str:
@@ -292,9 +304,8 @@ async def staff_surveys(request: Request, session: SessionDep, actor: Editor) ->
     return _page(request, "participation/staff_list.html", {"rows": rows})
 
 
-async def _new_context(session: AsyncSession, actor: Actor) -> dict[str, Any]:
-    units = await service.manageable_units(session, actor)
-    wards = [
+async def _city_wards(session: AsyncSession) -> list[tuple[str, str]]:
+    return [
         (code, name)
         for code, name in await session.execute(
             select(Ward.code, Ward.full_name)
@@ -302,9 +313,14 @@ async def _new_context(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             .order_by(Ward.search_name)
         )
     ]
+
+
+async def _new_context(session: AsyncSession, actor: Actor) -> dict[str, Any]:
+    units = await service.manageable_units(session, actor)
     return {
         "units": [(u.code, u.name) for u in units],
-        "wards": wards,
+        "wards": await _city_wards(session),
+        "fixed": False,
         "values": {"opens_on": today_vn().isoformat(),
                    "closes_on": (today_vn() + dt.timedelta(days=14)).isoformat()},
         "errors": [],
@@ -372,8 +388,7 @@ async def new_survey_form(request: Request, session: SessionDep, actor: Editor) 
         context = await _new_context(session, actor)
         context["values"] = values
         context["errors"] = [
-            ({"opens_at": "opens_on", "closes_at": "closes_on"}.get(f, f), m)
-            for f, m in _errors(request, error, "title")
+            (FORM_FIELDS.get(f, f), m) for f, m in _errors(request, error, "title")
         ]
         return _page(request, "participation/staff_new.html", context, status_code=error.status)
     return _see_other(f"/can-bo/khao-sat/{survey.id}")
@@ -394,6 +409,14 @@ async def _builder_context(
         "values": {"kind": SINGLE, "scale_min": "1", "scale_max": "5"},
         "errors": [],
         "notice": request.query_params.get("ok"),
+        "changes": [
+            {
+                "at": local_time(c.changed_at),
+                "by": c.changed_by_name,
+                "fields": ", ".join(_(FIELD_NAMES.get(k, k)) for k in c.changes),
+            }
+            for c in await service.changes_of(session, survey.id)
+        ],
     }
 
 
@@ -405,6 +428,92 @@ async def builder_page(
     return _page(
         request, "participation/staff_survey.html", await _builder_context(request, session, survey)
     )
+
+
+def _closing_day(survey: Survey) -> dt.date:
+    return to_vn(survey.closes_at - dt.timedelta(minutes=1)).date()
+
+
+async def _edit_context(request: Request, session: AsyncSession, survey: Survey) -> dict[str, Any]:
+    lang = request_language(request, negotiate=False)
+    fixed = survey.published_at is not None
+    return {
+        "s": survey,
+        "fixed": fixed,
+        "opened_on": local_day(survey.opens_at),
+        "audience": (await service.audience_text(session, survey)).get(lang),
+        "wards": [] if fixed else await _city_wards(session),
+        "values": {
+            "title": survey.title,
+            "description": survey.description,
+            "opens_on": to_vn(survey.opens_at).date().isoformat(),
+            "closes_on": _closing_day(survey).isoformat(),
+            "audience_ward_code": survey.audience_ward_code or "",
+            "audience_min_age": "" if survey.audience_min_age is None else survey.audience_min_age,
+            "audience_max_age": "" if survey.audience_max_age is None else survey.audience_max_age,
+            "audience_level2": "yes" if survey.audience_level2 else "",
+        },
+        "errors": [],
+    }
+
+
+def _edits_from(survey: Survey, values: dict[str, str]) -> dict[str, Any]:
+    """What the edit form changes: every setting of a draft, the title, description and
+    closing day of an opened survey; a day left as shown is no change (a closing time set
+    through the API to the minute stays)."""
+    changes: dict[str, Any] = {
+        "title": values.get("title", ""),
+        "description": values.get("description", ""),
+    }
+    if values.get("closes_on", "") != _closing_day(survey).isoformat():
+        changes["closes_at"] = _start_of(values.get("closes_on", ""), "closes_at") + dt.timedelta(
+            days=1
+        )
+    if survey.published_at is None:
+        if values.get("opens_on", "") != to_vn(survey.opens_at).date().isoformat():
+            changes["opens_at"] = _start_of(values.get("opens_on", ""), "opens_at")
+        changes.update(
+            audience_ward_code=values.get("audience_ward_code") or None,
+            audience_min_age=_optional_int(values.get("audience_min_age", ""), "audience_min_age"),
+            audience_max_age=_optional_int(values.get("audience_max_age", ""), "audience_max_age"),
+            audience_level2=values.get("audience_level2") == "yes",
+        )
+    return changes
+
+
+@router.get("/can-bo/khao-sat/{survey_id}/sua", response_class=HTMLResponse)
+async def edit_survey_page(
+    request: Request, survey_id: int, session: SessionDep, actor: Editor
+) -> Response:
+    survey = await service.managed(session, actor, survey_id)
+    if service.state(survey) == service.CLOSED:  # a closed survey is not edited
+        return _see_other(f"/can-bo/khao-sat/{survey.id}")
+    context = await _edit_context(request, session, survey)
+    return _page(request, "participation/staff_edit.html", context)
+
+
+@router.post("/can-bo/khao-sat/{survey_id}/sua", response_class=HTMLResponse)
+async def edit_survey_form(
+    request: Request, survey_id: int, session: SessionDep, actor: Editor
+) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token", "")))
+    survey = await service.managed(session, actor, survey_id)
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        await service.update_survey(
+            session, actor=actor, survey=survey, changes=_edits_from(survey, values)
+        )
+    except DomainError as error:
+        await session.rollback()
+        survey = await service.managed(session, actor, survey_id)
+        context = await _edit_context(request, session, survey)
+        context["values"] = {**context["values"], **values}
+        context["errors"] = [
+            (FORM_FIELDS.get(f, f), m) for f, m in _errors(request, error, "title")
+        ]
+        return _page(request, "participation/staff_edit.html", context, status_code=error.status)
+    return _see_other(f"/can-bo/khao-sat/{survey.id}?ok=edited")
 
 
 @router.post("/can-bo/khao-sat/{survey_id}/cau-hoi", response_class=HTMLResponse)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class QuestionOut(BaseModel):
@@ -52,6 +52,32 @@ class SurveySummary(BaseModel):
     answered: bool | None = Field(
         None, description="Whether the signed-in citizen has answered (None: anonymous)"
     )
+
+
+class SurveyUpdate(BaseModel):
+    """The settings to change; fields left out stay. While a draft every one may change;
+    once opened only the title, the description and the closing time (not in the past);
+    a closed survey not at all."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"title": "Ý kiến về xe buýt điện", "closes_at": "2026-12-31T17:00:00Z"}
+        },
+    )
+
+    title: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=4000)
+    opens_at: AwareDatetime | None = None
+    closes_at: AwareDatetime | None = None
+    audience_ward_code: str | None = Field(None, max_length=10)
+    audience_min_age: int | None = None
+    audience_max_age: int | None = None
+    audience_level2: bool | None = None
+
+    def changes(self) -> dict[str, object]:
+        """The fields the caller set (explicit nulls included)."""
+        return {k: getattr(self, k) for k in self.model_fields_set}
 
 
 class ResponseIn(BaseModel):

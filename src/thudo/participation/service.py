@@ -24,6 +24,7 @@ from thudo.geo.models import Ward
 from thudo.identity.deps import Actor
 from thudo.identity.models import Account, Unit
 from thudo.identity.permissions import Permission, UnitKind
+from thudo.notify import service as notify
 from thudo.participation.models import (
     MULTIPLE,
     QUESTION_KINDS,
@@ -34,6 +35,7 @@ from thudo.participation.models import (
     Question,
     Response,
     Survey,
+    SurveyChange,
 )
 from thudo.registry.models import Citizen
 
@@ -263,8 +265,18 @@ def _text_error(name: str, value: str, limit: int, required: bool = True) -> Fie
     return None
 
 
-async def create_survey(session: AsyncSession, *, actor: Actor, data: SurveyDraft) -> Survey:
-    title, description = nfc(data.title), data.description.strip()
+async def _settings_errors(
+    session: AsyncSession,
+    *,
+    title: str,
+    description: str,
+    opens_at: dt.datetime,
+    closes_at: dt.datetime,
+    audience_ward_code: str | None,
+    audience_min_age: int | None,
+    audience_max_age: int | None,
+) -> list[FieldError]:
+    """What is wrong with a survey's title, description, dates and audience."""
     errors = [
         e
         for e in (
@@ -273,20 +285,7 @@ async def create_survey(session: AsyncSession, *, actor: Actor, data: SurveyDraf
         )
         if e
     ]
-    units = {u.code: u for u in await manageable_units(session, actor)}
-    unit = units.get(data.unit_code)
-    if unit is None:
-        errors.append(
-            FieldError(
-                "unit_code",
-                "not-yours",
-                Message(
-                    "Bạn không quản lý khảo sát của đơn vị này.",
-                    "You do not manage this unit's surveys.",
-                ),
-            )
-        )
-    if data.closes_at <= data.opens_at:
+    if closes_at <= opens_at:
         errors.append(
             FieldError(
                 "closes_at",
@@ -294,7 +293,7 @@ async def create_survey(session: AsyncSession, *, actor: Actor, data: SurveyDraf
                 Message("Ngày đóng phải sau ngày mở.", "The closing date must follow the opening."),
             )
         )
-    elif data.closes_at <= now():
+    elif closes_at <= now():
         errors.append(
             FieldError(
                 "closes_at",
@@ -302,7 +301,7 @@ async def create_survey(session: AsyncSession, *, actor: Actor, data: SurveyDraf
                 Message("Ngày đóng đã qua.", "The closing date has passed."),
             )
         )
-    if data.audience_ward_code and await session.get(Ward, data.audience_ward_code) is None:
+    if audience_ward_code and await session.get(Ward, audience_ward_code) is None:
         errors.append(
             FieldError(
                 "audience_ward_code",
@@ -310,15 +309,15 @@ async def create_survey(session: AsyncSession, *, actor: Actor, data: SurveyDraf
                 Message("Không có phường, xã này.", "No such ward."),
             )
         )
-    for name, age in (("audience_min_age", data.audience_min_age),
-                      ("audience_max_age", data.audience_max_age)):  # fmt: skip
+    for name, age in (("audience_min_age", audience_min_age),
+                      ("audience_max_age", audience_max_age)):  # fmt: skip
         if age is not None and not 0 <= age <= 120:
             errors.append(
                 FieldError(
                     name, "out-of-range", Message("Tuổi từ 0 đến 120.", "Ages are 0 to 120.")
                 )
             )
-    lo, hi = data.audience_min_age, data.audience_max_age
+    lo, hi = audience_min_age, audience_max_age
     if lo is not None and hi is not None and lo > hi:
         errors.append(
             FieldError(
@@ -329,6 +328,31 @@ async def create_survey(session: AsyncSession, *, actor: Actor, data: SurveyDraf
                     "The maximum age must not be below the minimum.",
                 ),
             )
+        )
+    return errors
+
+
+async def create_survey(session: AsyncSession, *, actor: Actor, data: SurveyDraft) -> Survey:
+    title, description = nfc(data.title), data.description.strip()
+    lo, hi = data.audience_min_age, data.audience_max_age
+    errors = await _settings_errors(
+        session, title=title, description=description, opens_at=data.opens_at,
+        closes_at=data.closes_at, audience_ward_code=data.audience_ward_code,
+        audience_min_age=lo, audience_max_age=hi,
+    )  # fmt: skip
+    units = {u.code: u for u in await manageable_units(session, actor)}
+    unit = units.get(data.unit_code)
+    if unit is None:
+        errors.insert(
+            1,
+            FieldError(
+                "unit_code",
+                "not-yours",
+                Message(
+                    "Bạn không quản lý khảo sát của đơn vị này.",
+                    "You do not manage this unit's surveys.",
+                ),
+            ),
         )
     if errors:
         raise validation_error(errors)
@@ -344,6 +368,112 @@ async def create_survey(session: AsyncSession, *, actor: Actor, data: SurveyDraf
     session.add(survey)
     await session.flush()
     return survey
+
+
+# What staff may change, and what stays once the survey is opened (its responses were
+# gathered under its audience and from its opening date).
+EDITABLE = (
+    "title", "description", "opens_at", "closes_at", "audience_ward_code", "audience_min_age",
+    "audience_max_age", "audience_level2",
+)  # fmt: skip
+EDITABLE_ONCE_OPENED = frozenset({"title", "description", "closes_at"})
+NOT_NULL = ("title", "description", "opens_at", "closes_at", "audience_level2")
+
+
+def _stored(value: Any) -> Any:
+    return value.astimezone(dt.UTC).isoformat() if isinstance(value, dt.datetime) else value
+
+
+async def update_survey(
+    session: AsyncSession, *, actor: Actor, survey: Survey, changes: dict[str, Any]
+) -> dict[str, list[Any]]:
+    """Change a survey's settings: everything while a draft; once opened only its title,
+    description and closing date (later, or earlier but not past); a closed survey not at
+    all. Each edit is kept (who, when, each field before and after); returns the edit,
+    empty when nothing differed."""
+    unknown = [k for k in changes if k not in EDITABLE]
+    if unknown:
+        raise ValueError(f"not editable: {unknown}")
+    if state(survey) == CLOSED or survey.results_published_at is not None:
+        raise _conflict(
+            "survey-closed",
+            "Khảo sát đã kết thúc: không sửa được nữa.",
+            "The survey has closed and can no longer be edited.",
+        )
+    missing = [k for k in NOT_NULL if k in changes and changes[k] is None]
+    if missing:
+        raise validation_error(
+            [FieldError(k, "required", Message("Vui lòng nhập.", "Please fill this in."))
+             for k in missing]
+        )  # fmt: skip
+    wanted = {k: getattr(survey, k) for k in EDITABLE}
+    for key, value in changes.items():
+        if key == "title" and isinstance(value, str):
+            value = nfc(value)
+        elif key == "description" and isinstance(value, str):
+            value = value.strip()
+        elif key == "audience_ward_code":
+            value = value or None
+        wanted[key] = value
+    differing = [k for k in EDITABLE if wanted[k] != getattr(survey, k)]
+    if survey.published_at is not None:
+        fixed = [k for k in differing if k not in EDITABLE_ONCE_OPENED]
+        if fixed:
+            raise DomainError(
+                code="survey-opened",
+                status=409,
+                title=Message("Xung đột dữ liệu", "Conflict"),
+                detail=Message(
+                    "Khảo sát đã mở: đối tượng và ngày mở giữ nguyên vì người dân đã trả "
+                    "lời theo đó. Chỉ sửa được tên, giới thiệu và ngày đóng.",
+                    "The survey is open: its audience and opening date stay as they were, "
+                    "since people have answered under them. Only its title, description "
+                    "and closing date can change.",
+                ),
+                errors=[
+                    FieldError(
+                        k,
+                        "fixed-once-opened",
+                        Message("Không sửa được khi khảo sát đã mở.",
+                                "Cannot change once the survey is open."),
+                    )
+                    for k in fixed
+                ],
+            )  # fmt: skip
+    errors = await _settings_errors(
+        session, title=wanted["title"], description=wanted["description"],
+        opens_at=wanted["opens_at"], closes_at=wanted["closes_at"],
+        audience_ward_code=wanted["audience_ward_code"],
+        audience_min_age=wanted["audience_min_age"], audience_max_age=wanted["audience_max_age"],
+    )  # fmt: skip
+    if errors:
+        raise validation_error(errors)
+    if not differing:
+        return {}
+    at = now()
+    edit = {k: [_stored(getattr(survey, k)), _stored(wanted[k])] for k in differing}
+    for k in differing:
+        setattr(survey, k, wanted[k])
+    survey.updated_at = at
+    session.add(
+        SurveyChange(
+            survey_id=survey.id, changed_at=at, changed_by=actor.ref,
+            changed_by_name=actor.name, changes=edit,
+        )
+    )  # fmt: skip
+    await session.flush()
+    return edit
+
+
+async def changes_of(session: AsyncSession, survey_id: int) -> list[SurveyChange]:
+    """Its edits, newest first."""
+    return list(
+        await session.scalars(
+            select(SurveyChange)
+            .where(SurveyChange.survey_id == survey_id)
+            .order_by(SurveyChange.changed_at.desc(), SurveyChange.id.desc())
+        )
+    )
 
 
 @dataclass
@@ -529,6 +659,97 @@ async def publish_closed_results(session: AsyncSession) -> int:
         .values(results_published_at=at)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- notices
+
+NOTICE_WINDOW = 2000
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def notice_text(survey: Survey, unit_name: str) -> str:
+    last_day = to_vn(survey.closes_at - dt.timedelta(minutes=1)).strftime("%d/%m/%Y")
+    return (
+        f"Khảo sát mới dành cho bạn: “{survey.title}” ({unit_name}). Mời bạn trả lời đến hết "
+        f"ngày {last_day} tại /khao-sat/{survey.id}."
+    )
+
+
+async def tell_audience(session: AsyncSession, *, window: int = NOTICE_WINDOW) -> int:
+    """One step of telling the audience of an open survey in the app: the citizens of its
+    audience among the next `window` accounts (by id) are sent a notice and the survey's
+    cursor moves past them, in the caller's transaction. Returns 1 when it did a step, 0
+    when no survey waits (the jobs process repeats it, a transaction a step)."""
+    at = now()
+    survey = await session.scalar(
+        select(Survey)
+        .where(
+            Survey.published_at.is_not(None),
+            Survey.notices_done_at.is_(None),
+            Survey.opens_at <= at,
+        )
+        .order_by(Survey.opens_at, Survey.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)  # one jobs process tells each window
+    )
+    if survey is None:
+        return 0
+    last_account = int(await session.scalar(select(func.max(Account.id))) or 0)
+    start = survey.notice_cursor or 0
+    if survey.closes_at <= at or start >= last_account:
+        # Done, or closed before anyone could be told: nothing more to send.
+        survey.notices_done_at = at
+        await session.flush()
+        return 1
+    end = min(start + window, last_account)
+    query = (
+        select(
+            Account.id, Account.level, Citizen.personal_id, Citizen.permanent_ward_code,
+            Citizen.temporary_ward_code, Citizen.birth_date,
+        )
+        .join(Citizen, Citizen.personal_id == Account.personal_id)
+        .where(
+            Account.id > start, Account.id <= end, Account.status == "active",
+            Citizen.status == "alive",
+        )
+    )  # fmt: skip
+    if survey.audience_ward_code:
+        query = query.where(
+            or_(
+                Citizen.permanent_ward_code == survey.audience_ward_code,
+                Citizen.temporary_ward_code == survey.audience_ward_code,
+            )
+        )
+    if survey.audience_level2:
+        query = query.where(Account.level >= 2)
+    today = today_vn()
+    if survey.audience_min_age is not None:
+        query = query.where(Citizen.birth_date <= _years_before(today, survey.audience_min_age))
+    if survey.audience_max_age is not None:
+        query = query.where(Citizen.birth_date > _years_before(today, survey.audience_max_age + 1))
+    accounts = []
+    for row in await session.execute(query.order_by(Account.id)):
+        wards = frozenset(w for w in (row.permanent_ward_code, row.temporary_ward_code) if w)
+        who = Respondent(row.personal_id, wards, age_on(row.birth_date, today), row.level or 1)
+        if ineligibility(survey, who) is None:  # the very rule answering applies
+            accounts.append(row.id)
+    if accounts:
+        unit_name = await session.scalar(select(Unit.name).where(Unit.id == survey.unit_id))
+        await notify.send_in_app_to_many(
+            session, account_ids=accounts, template="participation.survey_opened",
+            body=notice_text(survey, unit_name or ""),
+        )  # fmt: skip
+    survey.notice_cursor = end
+    if end >= last_account:
+        survey.notices_done_at = at
+    await session.flush()
+    return 1
 
 
 # ---------------------------------------------------------------- citizens
