@@ -92,6 +92,12 @@ async def test_a_draft_survey_is_edited_in_full_from_its_page_and_the_edit_is_ke
         "opens_on": _day(3), "closes_on": _day(20), "audience_ward_code": BA_DINH,
         "audience_min_age": "18", "audience_max_age": "60", "audience_level2": "yes"})  # fmt: skip
     assert same.status_code == 303 and len(await _edits(db, survey)) == 1
+    # Sent back with an error, the form shows what she sent (the box she unticked too).
+    blank = await client.post(f"{path}/sua", headers=editor.headers, data={
+        "csrf_token": token, "title": "", "opens_on": _day(3), "closes_on": _day(20)})  # fmt: skip
+    assert blank.status_code == 422 and "Vui lòng nhập." in blank.text
+    assert 'name="audience_level2" value="yes" checked' not in blank.text
+    assert 'name="audience_level2" value="yes">' in blank.text
 
 
 async def test_an_open_survey_takes_a_new_title_and_closing_time_but_keeps_audience_and_opening(

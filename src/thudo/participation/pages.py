@@ -509,6 +509,8 @@ async def edit_survey_form(
         survey = await service.managed(session, actor, survey_id)
         context = await _edit_context(request, session, survey)
         context["values"] = {**context["values"], **values}
+        if not context["fixed"]:  # an unticked box is not sent
+            context["values"]["audience_level2"] = values.get("audience_level2", "")
         context["errors"] = [
             (FORM_FIELDS.get(f, f), m) for f, m in _errors(request, error, "title")
         ]
