@@ -166,7 +166,7 @@ async def test_a_closed_survey_is_not_edited(
     )
     assert r.status_code == 409 and "kết thúc" in r.json()["detail"]
     page = await client.post(f"/can-bo/khao-sat/{survey.id}/sua", headers=editor.headers,
-                             data={"csrf_token": form_token(app), "title": "Mới", "closes_on": _day(5)})  # fmt: skip
+                             data={"csrf_token": form_token(app), "title": "Mới"})  # fmt: skip
     assert page.status_code == 409
     form = await client.get(f"/can-bo/khao-sat/{survey.id}/sua", headers=editor.headers)
     assert form.status_code == 303

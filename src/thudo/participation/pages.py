@@ -501,9 +501,10 @@ async def edit_survey_form(
     survey = await service.managed(session, actor, survey_id)
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
-        await service.update_survey(
-            session, actor=actor, survey=survey, changes=_edits_from(survey, values)
-        )
+        # A closed survey is refused as such, whatever the form holds.
+        closed = service.state(survey) == service.CLOSED
+        changes = {} if closed else _edits_from(survey, values)
+        await service.update_survey(session, actor=actor, survey=survey, changes=changes)
     except DomainError as error:
         await session.rollback()
         survey = await service.managed(session, actor, survey_id)
