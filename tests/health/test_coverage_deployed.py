@@ -49,12 +49,13 @@ class Deployed:
             await service.bind_client(session=s, facility_code=code, client_id=partner.client_id)
             await s.commit()
         self.clients.append(partner.client_id)
-        return partner.client_id, secret or "", await self.token(partner.client_id, secret or "")
+        token = await self.token(partner.client_id, secret or "", " ".join(scopes))
+        return partner.client_id, secret or "", token
 
-    async def token(self, client_id: str, secret: str) -> str:
+    async def token(self, client_id: str, secret: str, scope: str = "health:coverage") -> str:
         answer = await self.http.post(
             "/oauth2/token",
-            data={"grant_type": "client_credentials", "scope": "health:coverage"},
+            data={"grant_type": "client_credentials", "scope": scope},
             auth=(client_id, secret),
         )
         assert answer.status_code == 200, answer.text
@@ -152,6 +153,32 @@ async def test_an_unknown_citizen_is_not_found_and_nothing_is_audited(deployed: 
             select(AuditEvent.id).where(AuditEvent.subject_personal_id == "001185999999")
         )
     assert audited is None
+
+
+async def test_a_malformed_id_a_missing_token_or_scope_is_refused_and_nothing_is_audited(
+    deployed: Deployed,
+) -> None:
+    _, _, token = await deployed.system(XANH_PON)
+    _, _, registry_only = await deployed.system(DUC_GIANG, scopes=("registry:read",))
+    person = await deployed.insured("Hà Văn Lỗi", level=3)
+    url = f"{COVERAGE}/{person.personal_id}"
+    malformed = await deployed.http.get(
+        f"{COVERAGE}/00118599999x", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert malformed.status_code == 422
+    assert [e["field"] for e in malformed.json()["errors"]] == ["personal_id"]
+    long_purpose = await deployed.http.get(
+        url, headers={"Authorization": f"Bearer {token}", "X-Purpose": "k" * 201}
+    )
+    assert long_purpose.status_code == 422
+    anonymous = await deployed.http.get(url)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"].startswith("application/problem+json")
+    assert anonymous.headers["x-content-type-options"] == "nosniff"
+    other_scope = await deployed.http.get(url, headers={"Authorization": f"Bearer {registry_only}"})
+    assert other_scope.status_code == 403
+    assert "health:coverage" in other_scope.json()["detail"]
+    assert await deployed.audit_of(person) == []
 
 
 async def test_a_client_rebound_to_another_facility_is_seen_at_its_next_check_in(

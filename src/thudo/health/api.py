@@ -6,17 +6,21 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
+from pydantic import TypeAdapter, ValidationError
 
 from thudo.core.deps import SessionDep
+from thudo.core.fastpath import FastRoute, route_named
 from thudo.health import service
 from thudo.health.schemas import CoverageOut, FacilityOut
 from thudo.identity.deps import Actor, require
 from thudo.identity.permissions import Permission
-from thudo.registry.api import PathId, Purpose
+from thudo.registry.api import PathId, Purpose, given_purpose, purpose_of
+from thudo.registry.schemas import PersonalId
 
 router = APIRouter(prefix="/api/v1/health", tags=["health"])
 
-Checker = Annotated[Actor, Depends(require(Permission.HEALTH_COVERAGE))]
+check_in_permission = require(Permission.HEALTH_COVERAGE)
+Checker = Annotated[Actor, Depends(check_in_permission)]
 
 
 @router.get(
@@ -43,6 +47,37 @@ async def coverage(request: Request, personal_id: PathId, actor: Checker, purpos
             )  # fmt: skip
             await session.commit()
     return Response(orjson.dumps(answer.as_dict()), media_type="application/json")
+
+
+_PERSONAL_ID: TypeAdapter[str] = TypeAdapter(PersonalId)
+
+
+async def fast_coverage(request: Request, raw_id: str) -> Response | None:
+    """The check-in on the PostgreSQL hot path without the framework's routing and
+    dependency solving (core/fastpath.py): the same dependencies and endpoint, called in
+    FastAPI's order. None (FastAPI answers) without a hot pool or for a path or purpose
+    it would refuse."""
+    if request.app.state.hot_pool is None:
+        return None
+    purpose_values = given_purpose(request)
+    if purpose_values is None:
+        return None
+    try:
+        personal_id = _PERSONAL_ID.validate_python(raw_id)
+    except ValidationError:
+        return None
+    actor = await check_in_permission(request)
+    purpose = await purpose_of(*purpose_values)
+    answer: Response = await coverage(request, personal_id, actor, purpose)
+    return answer
+
+
+FAST_ROUTES = [
+    FastRoute(
+        route=route_named(router.routes, "/api/v1/health/coverage/{personal_id}"),
+        handle=fast_coverage,
+    )
+]
 
 
 @router.get("/facilities", response_model=list[FacilityOut], summary="The city's health facilities")

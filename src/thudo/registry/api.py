@@ -8,12 +8,14 @@ from urllib.parse import unquote
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thudo.audit.service import Read, record_read, record_reads
 from thudo.core.db import gc_paused
 from thudo.core.deps import SessionDep, SettingsDep
 from thudo.core.errors import DomainError, FieldError, Message, not_found, validation_error
+from thudo.core.fastpath import FastRoute, route_named
 from thudo.core.idempotency import remember, replay, request_fingerprint
 from thudo.identity.deps import Actor
 from thudo.identity.permissions import Permission
@@ -41,7 +43,8 @@ from thudo.registry.verify import verify_rows
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
 
 # Readers and writers see only the citizens of their units' wards (identity/scoping.py).
-Reader = Annotated[Scoped, Depends(scoped(Permission.REGISTRY_READ))]
+read_scope = scoped(Permission.REGISTRY_READ)
+Reader = Annotated[Scoped, Depends(read_scope)]
 Writer = Annotated[Scoped, Depends(scoped(Permission.REGISTRY_WRITE))]
 Verifier = Annotated[Scoped, Depends(scoped(Permission.REGISTRY_VERIFY))]
 # Routes about one citizen answer 404 before anything else when she is out of scope.
@@ -95,6 +98,51 @@ async def get_citizen(
         )
         await session.commit()
     return citizen
+
+
+_PERSONAL_ID: TypeAdapter[str] = TypeAdapter(PersonalId)
+_CITIZEN_OUT: TypeAdapter[CitizenOut] = TypeAdapter(CitizenOut)
+PURPOSE_MAX = 200
+
+
+def given_purpose(request: Request) -> tuple[str | None, str | None] | None:
+    """The X-Purpose header and `purpose` query value as FastAPI reads them for purpose_of;
+    None when either is longer than it accepts (FastAPI's route answers 422 then)."""
+    header, query = request.headers.get("x-purpose"), request.query_params.get("purpose")
+    if (header is not None and len(header) > PURPOSE_MAX) or (
+        query is not None and len(query) > PURPOSE_MAX
+    ):
+        return None
+    return header, query
+
+
+async def fast_get_citizen(request: Request, raw_id: str) -> Response | None:
+    """GET /citizens/{id} on the PostgreSQL hot path without the framework's routing,
+    dependency solving and response model (core/fastpath.py): the same dependencies and
+    endpoint, called in FastAPI's order (reader, purpose, then the path), and the same JSON.
+    None (FastAPI answers) without a hot pool or for a path or purpose it would refuse."""
+    if request.app.state.hot_pool is None:
+        return None
+    purpose_values = given_purpose(request)
+    if purpose_values is None:
+        return None
+    try:
+        personal_id = _PERSONAL_ID.validate_python(raw_id)
+    except ValidationError:
+        return None
+    reader = await read_scope(request)
+    purpose = await purpose_of(*purpose_values)
+    row = await get_citizen(request, personal_id, reader, purpose)
+    body = _CITIZEN_OUT.dump_json(_CITIZEN_OUT.validate_python(row), by_alias=True)
+    return Response(body, media_type="application/json")
+
+
+FAST_ROUTES = [
+    FastRoute(
+        route=route_named(router.routes, "/api/v1/registry/citizens/{personal_id}"),
+        handle=fast_get_citizen,
+    )
+]
 
 
 @router.post("/citizens", status_code=201, response_model=CitizenOut, summary="Register a citizen")
