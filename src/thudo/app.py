@@ -74,11 +74,19 @@ def create_app(settings: Settings | None = None, *, access_log: bool = True) -> 
     install_sign_in_redirect(app)
     from thudo.core.fastpath import FastRoutes
     from thudo.health.api import FAST_ROUTES as health_fast_routes
+    from thudo.parking.api import FAST_ROUTES as parking_fast_routes
+    from thudo.payments.api import FAST_ROUTES as payments_fast_routes
     from thudo.registry.api import FAST_ROUTES as registry_fast_routes
     from thudo.web.security import SecurityMiddleware
 
     # Innermost of our layers: request ids, metrics, headers and CSRF apply to its answers.
-    app.add_middleware(FastRoutes, routes=[*health_fast_routes, *registry_fast_routes])
+    fast_routes = [
+        *health_fast_routes,
+        *payments_fast_routes,
+        *parking_fast_routes,
+        *registry_fast_routes,
+    ]
+    app.add_middleware(FastRoutes, routes=fast_routes)
     app.add_middleware(SecurityMiddleware, settings=settings, docs_path=app.docs_url)
     app.add_middleware(RequestContextMiddleware, access_log_enabled=access_log)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

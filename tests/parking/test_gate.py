@@ -235,6 +235,35 @@ async def test_a_full_lot_turns_walk_ins_away(
     assert await _space(db, lots.a.id, "car") == (2, 0)
 
 
+async def test_a_gate_request_that_cannot_be_read_answers_422_naming_the_field_and_stores_nothing(
+    client: httpx.AsyncClient, db: AsyncSession, lots: Lots, attendant: Person
+) -> None:
+    url = "/api/v1/parking/sessions"
+    unknown = await client.post(
+        url, json={"lot_code": lots.a.code, "vehicle_type": "car", "colour": "đỏ"},
+        headers=attendant.headers,
+    )  # fmt: skip
+    assert unknown.status_code == 422
+    assert [e["field"] for e in unknown.json()["errors"]] == ["colour"]
+    missing = await client.post(url, json={"vehicle_type": "car"}, headers=attendant.headers)
+    assert missing.status_code == 422
+    assert [e["field"] for e in missing.json()["errors"]] == ["lot_code"]
+    broken = await client.post(
+        url,
+        content=b'{"lot_code": ',
+        headers={**attendant.headers, "Content-Type": "application/json"},
+    )
+    assert broken.status_code == 422
+    assert broken.headers["content-type"] == "application/problem+json"
+    # Authentication comes first: an anonymous caller learns nothing of the body's faults.
+    anonymous = await client.post(url, json={"vehicle_type": "car"})
+    assert anonymous.status_code == 401
+    checkout = await client.post(f"{url}/1/checkout", json={"qr": "x"}, headers=attendant.headers)
+    assert checkout.status_code == 422
+    assert [e["field"] for e in checkout.json()["errors"]] == ["lot_code"]
+    assert await _space(db, lots.a.id, "car") == (0, 0)
+
+
 async def test_an_operator_sees_only_her_units_lots(
     client: httpx.AsyncClient, lots: Lots, attendant: Person, driver: Person
 ) -> None:

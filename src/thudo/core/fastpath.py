@@ -7,8 +7,9 @@ than in its own statement. A `FastRoute` answers one such route from inside the
 middleware stack — after the request id, metrics, security headers and CSRF layers, which
 all still apply — by calling the route's own dependency and endpoint functions in the
 order FastAPI does. It handles only the plain, valid case: its `handle` returns None for
-anything else (no hot pool, a path or header FastAPI would refuse), before any side effect,
-and FastAPI then answers the request exactly as it always has. Errors the handler raises go
+anything else (no hot pool, a path, header or body FastAPI would refuse), before any side
+effect, and FastAPI then answers the request exactly as it always has (a body read is
+replayed to it). Errors the handler raises go
 to the app's own exception handlers, so they are rendered as by the normal route.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The handler's answer, or None when FastAPI's route must answer instead.
 Handler = Callable[[Request, str], Awaitable[Response | None]]
@@ -31,8 +32,10 @@ Handler = Callable[[Request, str], Awaitable[Response | None]]
 
 @dataclass(frozen=True)
 class FastRoute:
-    """GET `path` (one `{param}`), answered by `handle(request, param)`; `route` is the
-    FastAPI route it stands in for (its path labels the metrics, as for that route)."""
+    """`method` on the path of `route` (at most one `{param}`), answered by
+    `handle(request, param)`; `route` is the FastAPI route it stands in for (its path labels
+    the metrics, as for that route). A handler that reads the body and then returns None
+    leaves it to FastAPI whole: what it read is replayed."""
 
     route: BaseRoute
     handle: Handler
@@ -41,8 +44,10 @@ class FastRoute:
     @property
     def pattern(self) -> re.Pattern[str]:
         path: str = getattr(self.route, "path")  # noqa: B009
-        head, param, tail = re.fullmatch(r"([^{]*)\{(\w+)\}([^{]*)", path).groups()  # type: ignore[union-attr]
-        del param
+        found = re.fullmatch(r"([^{]*)\{(\w+)\}([^{]*)", path)
+        if found is None:  # no parameter: the path itself, handle() gets ""
+            return re.compile(re.escape(path) + "()")
+        head, _, tail = found.groups()
         # Starlette's default `str` convertor: anything but a slash.
         return re.compile(re.escape(head) + r"([^/]+)" + re.escape(tail))
 
@@ -73,7 +78,8 @@ class FastRoutes:
                 match = pattern.fullmatch(path)
                 if match is None:
                     continue
-                request = Request(scope, receive)
+                recorded = _Recorded(receive)
+                request = Request(scope, recorded)
                 try:
                     response = await fast.handle(request, match.group(1))
                 except Exception as exc:
@@ -86,8 +92,34 @@ class FastRoutes:
                     scope["route"] = fast.route
                     await response(scope, receive, send)
                     return
+                receive = recorded.replay()
                 break
         await self.app(scope, receive, send)
+
+
+class _Recorded:
+    """A receive channel that remembers what was read, to hand it on unread."""
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.messages: list[Message] = []
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        self.messages.append(message)
+        return message
+
+    def replay(self) -> Receive:
+        pending = list(self.messages)
+        if not pending:
+            return self.receive
+
+        async def receive() -> Message:
+            if pending:
+                return pending.pop(0)
+            return await self.receive()
+
+        return receive
 
 
 def _handler_for(request: Request, exc: Exception) -> Callable[[Request, Exception], Any] | None:

@@ -3,14 +3,17 @@ check-out (operators holding `parking:operate` in the lot operator's unit)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from thudo.core.access import PUBLIC
 from thudo.core.deps import SessionDep, SettingsDep
 from thudo.core.errors import DomainError, FieldError, Message, not_found
+from thudo.core.fastpath import FastRoute, route_named
 from thudo.core.idempotency import remember, replay, request_fingerprint
 from thudo.core.settings import Settings
 from thudo.identity.deps import Actor, current_actor, require
@@ -30,7 +33,8 @@ from thudo.parking.schemas import (
 
 router = APIRouter(prefix="/api/v1/parking", tags=["parking"])
 
-Operator = Annotated[Actor, Depends(require(service.PERMISSION))]
+operator_permission = require(service.PERMISSION)
+Operator = Annotated[Actor, Depends(operator_permission)]
 Caller = Annotated[Actor, Depends(current_actor)]
 
 
@@ -305,6 +309,63 @@ async def check_out(
         out = await _check_out(session, settings, actor, id, data)
         await session.commit()  # before the answer leaves: acknowledged means stored
     return out
+
+
+_SESSION_OUT: TypeAdapter[SessionOut] = TypeAdapter(SessionOut)
+Gate = TypeVar("Gate", bound=BaseModel)
+
+
+async def _gate_body(request: Request, model: type[Gate]) -> Gate | None:
+    """The gate's JSON body as FastAPI would take it; None for anything it might refuse
+    or read otherwise (another content type, bad JSON, an invalid field): FastAPI answers."""
+    if request.headers.get("content-type") != "application/json":
+        return None
+    try:
+        return model.model_validate(orjson.loads(await request.body()))
+    except (orjson.JSONDecodeError, ValidationError):
+        return None
+
+
+async def fast_check_in(request: Request, _: str) -> Response | None:
+    """The gate's check-in on the PostgreSQL hot path without the framework's routing,
+    dependency solving and response model (core/fastpath.py): the body validated as by
+    FastAPI (else it answers), the operator's permission, then the same endpoint."""
+    if request.app.state.hot_pool is None:
+        return None
+    data = await _gate_body(request, CheckIn)
+    if data is None:
+        return None
+    state = request.app.state
+    actor = await operator_permission(request)
+    out = await check_in(data, request, state.settings, actor)
+    return Response(_SESSION_OUT.dump_json(out, by_alias=True), 201, media_type="application/json")
+
+
+async def fast_check_out(request: Request, ref: str) -> Response | None:
+    """The gate's check-out, as fast_check_in."""
+    if request.app.state.hot_pool is None:
+        return None
+    data = await _gate_body(request, CheckOut)
+    if data is None:
+        return None
+    state = request.app.state
+    actor = await operator_permission(request)
+    out = await check_out(ref, data, request, state.settings, actor)
+    return Response(_SESSION_OUT.dump_json(out, by_alias=True), media_type="application/json")
+
+
+FAST_ROUTES = [
+    FastRoute(
+        route=route_named(router.routes, "/api/v1/parking/sessions", "POST"),
+        handle=fast_check_in,
+        method="POST",
+    ),
+    FastRoute(
+        route=route_named(router.routes, "/api/v1/parking/sessions/{id}/checkout", "POST"),
+        handle=fast_check_out,
+        method="POST",
+    ),
+]
 
 
 async def _check_out(

@@ -16,12 +16,14 @@ from typing import Annotated, Any, Literal
 import structlog
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
 
 from thudo.audit.service import record_read
 from thudo.core.access import PUBLIC
 from thudo.core.clock import now, today_vn
 from thudo.core.deps import SessionDep, SettingsDep
 from thudo.core.errors import DomainError, FieldError, Message, not_found, validation_error
+from thudo.core.fastpath import FastRoute, route_named
 from thudo.core.idempotency import remember, replay, request_fingerprint
 from thudo.core.settings import Settings, payment_webhook_secret
 from thudo.identity.deps import Actor, current_actor, forbidden, require
@@ -259,6 +261,36 @@ async def webhook(
         outcome=recorded.outcome,
         invoice_code=recorded.invoice_code,
     )
+
+
+_WEBHOOK_ACK: TypeAdapter[WebhookAck] = TypeAdapter(WebhookAck)
+
+
+async def fast_webhook(request: Request, provider: str) -> Response | None:
+    """A provider's notification on the PostgreSQL hot path without the framework's
+    routing and dependency solving (core/fastpath.py): the same endpoint, the same JSON.
+    None (FastAPI answers) without a hot pool."""
+    state = request.app.state
+    if state.hot_pool is None:
+        return None
+    headers = request.headers
+    ack = await webhook(
+        provider,
+        request,
+        state.settings,
+        headers.get(TIMESTAMP_HEADER),
+        headers.get(SIGNATURE_HEADER),
+    )
+    return Response(_WEBHOOK_ACK.dump_json(ack, by_alias=True), media_type="application/json")
+
+
+FAST_ROUTES = [
+    FastRoute(
+        route=route_named(router.routes, "/api/v1/payments/webhooks/{provider}", "POST"),
+        handle=fast_webhook,
+        method="POST",
+    )
+]
 
 
 @router.post(
