@@ -10,7 +10,12 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from thudo.core.db import create_engine, create_hot_pool, session_factory
+from thudo.core.db import (
+    create_engine,
+    create_hot_pool,
+    session_factory,
+    warn_if_over_server_limit,
+)
 from thudo.core.errors import install_error_handlers
 from thudo.core.health import router as health_router
 from thudo.core.logging import configure_logging
@@ -28,14 +33,24 @@ def create_app(settings: Settings | None = None, *, access_log: bool = True) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = getattr(app.state, "engine", None) is None
         if own_engine:
+            budget = settings.connection_budget()
             app.state.engine = create_engine(
-                settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
+                settings.database_url,
+                pool_size=budget.orm_pool,
+                max_overflow=budget.orm_overflow,
+                pool_timeout=settings.db_pool_timeout,
+                application_name="thudo web",
+                echo=settings.db_echo,
             )
             app.state.session_factory = session_factory(app.state.engine)
             if app.state.engine.dialect.name == "postgresql":
                 app.state.hot_pool = await create_hot_pool(
-                    settings.database_url, size=settings.db_pool_size
+                    settings.database_url,
+                    size=budget.hot_pool,
+                    acquire_timeout=settings.db_pool_timeout,
+                    application_name="thudo web",
                 )
+                await warn_if_over_server_limit(app.state.hot_pool, settings)
         # What is alive now lives as long as the process: keep it out of every collection.
         gc.collect()
         gc.freeze()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from thudo.core.settings import get_settings
+from thudo.core.settings import SettingsError, get_settings
 
 if TYPE_CHECKING:
     from thudo.identity.demo import DemoAccount
@@ -70,7 +70,9 @@ def _lower_priority_and_die_with_parent() -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
     port: int = typer.Option(int(os.environ.get("PORT", "8000")), help="TCP port (PORT)"),
-    workers: int = typer.Option(1, help="Worker processes"),
+    workers: int | None = typer.Option(
+        None, help="Worker processes (default THUDO_WEB_WORKERS, 1)", show_default=False
+    ),
     reload: bool = typer.Option(False, help="Reload on code changes (development)"),
     access_log: bool = typer.Option(True, help="Log every request"),
     jobs: bool = typer.Option(
@@ -85,6 +87,16 @@ def serve(
 
     if not access_log:
         os.environ["THUDO_ACCESS_LOG"] = "0"
+    # Every worker sizes its database pools from its share of THUDO_DB_MAX_CONNECTIONS:
+    # refuse here, once, a budget too small for this many workers.
+    settings = get_settings()
+    workers = workers or settings.web_workers
+    try:
+        settings.model_copy(update={"web_workers": workers}).connection_budget()
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    os.environ["THUDO_WEB_WORKERS"] = str(workers)
     runner = None
     if jobs:
         # Its own process, at a lower priority: web workers never wait on it.

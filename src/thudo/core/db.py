@@ -6,8 +6,9 @@ import datetime as dt
 import gc
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import structlog
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -18,6 +19,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from thudo.core.settings import Settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -105,22 +109,37 @@ def configure_sqlite(sync_engine: Any) -> None:
         conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(_BEGIN, '')}".rstrip())
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int | None = None,
+    pool_timeout: float = 30.0,
+    application_name: str | None = None,
+    echo: bool = False,
+) -> AsyncEngine:
+    """An engine whose pool holds at most `pool_size` + `max_overflow` (default: as many
+    again) PostgreSQL connections; a checkout waits at most `pool_timeout` seconds, then
+    raises sqlalchemy.exc.TimeoutError (answered 503, see `no_connection`)."""
     if is_sqlite(url):
         path = make_url(url).database
-        if path and path != ":memory:":
+        queued: dict[str, Any] = {}
+        if path and path != ":memory:":  # a file: a queue pool (memory: one static connection)
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(async_url(url), echo=echo)
+            queued["pool_timeout"] = pool_timeout
+        engine = create_async_engine(async_url(url), echo=echo, **queued)
         configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(
         async_url(url),
         echo=echo,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
+        connect_args={"application_name": application_name} if application_name else {},
     )
 
 
@@ -218,13 +237,40 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-async def create_hot_pool(url: str, *, size: int) -> Any:
+class ConnectionsExhausted(Exception):
+    """No connection of the asyncpg pool came free within its wait (answered 503)."""
+
+
+def _hot_pool_class() -> Any:
+    import asyncpg.pool
+
+    class HotPool(asyncpg.pool.Pool):
+        """An asyncpg pool whose every acquire (`fetch` and the like included) waits at
+        most `acquire_timeout` seconds, then raises ConnectionsExhausted: asyncpg's own
+        default is to wait for ever, and its timeout raises a bare TimeoutError that
+        cannot be told from any other."""
+
+        acquire_timeout: float
+
+        async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's)
+            try:
+                return await super()._acquire(self.acquire_timeout if timeout is None else timeout)
+            except TimeoutError as exc:
+                raise ConnectionsExhausted("no connection of the asyncpg pool came free") from exc
+
+    return HotPool
+
+
+async def create_hot_pool(
+    url: str, *, size: int, acquire_timeout: float = 30.0, application_name: str | None = None
+) -> Any:
     """An asyncpg pool for the hottest PostgreSQL reads (registry lookup, check-in).
 
     Measured (bench/registry_get_bench.py): SQLAlchemy's pool checkout plus psycopg's
     per-query Python work took about 40% of a worker's CPU on a one-statement request;
     asyncpg with its prepared-statement cache does the same round trip for a fraction.
-    Everything else keeps using SQLAlchemy sessions.
+    Everything else keeps using SQLAlchemy sessions. At most `size` connections; an
+    acquire waits at most `acquire_timeout` seconds (then ConnectionsExhausted).
     """
     import asyncpg
 
@@ -234,4 +280,85 @@ async def create_hot_pool(url: str, *, size: int) -> Any:
         return None
 
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    return await asyncpg.create_pool(dsn, min_size=1, max_size=size, reset=keep_as_is)
+    pool = _hot_pool_class()(
+        dsn,
+        min_size=1,
+        max_size=size,
+        max_queries=50000,
+        max_inactive_connection_lifetime=300.0,
+        reset=keep_as_is,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        server_settings={"application_name": application_name} if application_name else None,
+    )
+    pool.acquire_timeout = acquire_timeout
+    return await pool
+
+
+async def warn_if_over_server_limit(pool: Any, settings: Settings) -> None:
+    """Log a warning when the deployment's connection budget (THUDO_DB_MAX_CONNECTIONS)
+    is more than PostgreSQL accepts from ordinary roles: the pools could then be refused
+    connections ("too many clients", answered 503) before they are full."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT current_setting('max_connections')::int"
+            " - current_setting('superuser_reserved_connections')::int"
+            " - coalesce(current_setting('reserved_connections', true), '0')::int AS usable"
+        )
+    usable = int(row["usable"])
+    if settings.db_max_connections > usable:
+        structlog.get_logger("thudo.db").warning(
+            "db_connection_budget_over_server_limit",
+            db_max_connections=settings.db_max_connections,
+            server_usable_connections=usable,
+            advice="lower THUDO_DB_MAX_CONNECTIONS or raise PostgreSQL's max_connections",
+        )
+
+
+# Why a connection could not be had, in the drivers' words (psycopg gives no SQLSTATE for
+# a refused connection, only the server's message).
+_REFUSED = (
+    "too many clients",  # max_connections reached
+    "too many connections",  # a role's or a database's CONNECTION LIMIT
+    "remaining connection slots are reserved",  # only superuser slots left
+    "the database system is starting up",
+    "the database system is shutting down",
+)
+
+
+def no_connection(exc: BaseException) -> bool:
+    """Whether `exc` says this request could not be given a database connection in time —
+    the pool's wait ran out, PostgreSQL refused one (its connection limit; starting or
+    stopping), or SQLite's write lock did not come free — rather than that something
+    failed. Nothing was done on a connection the request never got: answered 503 with
+    Retry-After, the client may simply try again."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, ConnectionsExhausted | sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        exc = exc.orig if exc.orig is not None else exc
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate in ("53300", "57P03"):  # too_many_connections, cannot_connect_now
+        return True
+    message = str(exc)
+    if type(exc).__name__ == "OperationalError":
+        if type(exc).__module__.startswith("sqlite3"):
+            return "database is locked" in message
+        return any(reason in message for reason in _REFUSED)
+    return False
+
+
+def connection_failure_types() -> tuple[type[Exception], ...]:
+    """The exception types `no_connection` may recognise, for the app's error handlers."""
+    import asyncpg
+    from sqlalchemy import exc as sa_exc
+
+    return (
+        ConnectionsExhausted,
+        sa_exc.TimeoutError,
+        sa_exc.OperationalError,
+        asyncpg.TooManyConnectionsError,
+        asyncpg.CannotConnectNowError,
+    )

@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from thudo.core.db import connection_failure_types, no_connection
 from thudo.core.i18n import request_language
 
 PROBLEM_BASE = "https://thudo.hanoi.gov.vn/problems/"
@@ -204,6 +205,26 @@ _HTTP_TITLES: dict[int, Message] = {
 }
 
 
+# How long a client is asked to wait before trying again when the service is overloaded.
+RETRY_AFTER_SECONDS = 2
+
+
+def service_busy() -> DomainError:
+    """A 503: the request got no database connection in time, so nothing was done."""
+    return DomainError(
+        code="service-busy",
+        status=503,
+        title=Message("Hệ thống đang quá tải", "Service overloaded"),
+        detail=Message(
+            "Hệ thống đang bận nên chưa thực hiện yêu cầu của bạn; không có gì bị thay đổi. "
+            f"Vui lòng thử lại sau {RETRY_AFTER_SECONDS} giây.",
+            "The service is too busy to carry out your request; nothing was changed. "
+            f"Please try again in {RETRY_AFTER_SECONDS} seconds.",
+        ),
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 # Renders an error as a page for people: (request, status, title, detail) -> response.
 HtmlErrorPage = Callable[[Request, int, Message, Message | None], Response]
 
@@ -265,8 +286,23 @@ def install_error_handlers(app: FastAPI, *, html_page: HtmlErrorPage | None = No
         )
         return _problem(request, error)
 
+    async def _busy(request: Request, exc: Exception) -> Response:
+        # A warning, not a traceback: under overload there are many, and nothing failed.
+        log.warning("no_database_connection", path=request.url.path, error=str(exc)[:200])
+        return await _domain(request, service_busy())
+
+    async def _database_error(request: Request, exc: Exception) -> Response:
+        if no_connection(exc):
+            return await _busy(request, exc)
+        return await _unexpected(request, exc)
+
+    for failure in connection_failure_types():
+        app.add_exception_handler(failure, _database_error)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        if no_connection(exc):  # raised outside the routes (a middleware)
+            return await _busy(request, exc)
         log.exception("unhandled_error", path=request.url.path)
         if html_page is not None and wants_html(request):
             return html_page(request, 500, Message("Lỗi hệ thống", "Internal error"), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -16,6 +17,25 @@ Environment = Literal["development", "test", "production"]
 
 class SettingsError(RuntimeError):
     """Raised when the settings would make the platform unsafe or unusable."""
+
+
+# The jobs process's connections (SQLAlchemy pool of 2, as many again in overflow): its
+# periodic tasks run one batch per transaction and rarely more than two at once.
+JOBS_CONNECTIONS = 4
+
+
+@dataclass(frozen=True)
+class ConnectionBudget:
+    """One web worker's PostgreSQL connections: the SQLAlchemy pool (plus its overflow)
+    and the asyncpg pool of the hot paths."""
+
+    orm_pool: int
+    orm_overflow: int
+    hot_pool: int
+
+    @property
+    def per_process(self) -> int:
+        return self.orm_pool + self.orm_overflow + self.hot_pool
 
 
 class Settings(BaseSettings):
@@ -37,8 +57,17 @@ class Settings(BaseSettings):
     # The city this deployment serves (GSO province code); Hà Nội is 01.
     city_province_code: str = "01"
     verify_max_rows: int = 100_000
-    # Connections per process; up to twice as many under bursts (overflow).
+    # PostgreSQL connections: the whole deployment — every web worker and the jobs
+    # process — opens at most db_max_connections (PostgreSQL's default max_connections is
+    # 100; the rest is left for psql, migrations and the superuser's reserved slots). Each
+    # web worker's share is split between its two pools, each at most db_pool_size (see
+    # `connection_budget`). A request that gets no connection within db_pool_timeout
+    # seconds is answered 503 with Retry-After.
+    db_max_connections: int = 90
     db_pool_size: int = 20
+    db_pool_timeout: float = 5.0
+    # Web worker processes (`thudo serve --workers` sets it): the budget is shared by them.
+    web_workers: int = 1
     db_echo: bool = False
     # Run the periodic tasks (audit sealing, …) inside each web process. `thudo serve`
     # runs them in a separate `thudo jobs run` process instead and turns this off.
@@ -116,6 +145,7 @@ class Settings(BaseSettings):
                 "THUDO_MAP_TILE_URL must be an https:// address with {z}, {x} and {y} "
                 f"(or empty for no base map): {self.map_tile_url!r}"
             )
+        self.connection_budget()  # refuses a budget too small for the workers
         if self.env == "production":
             missing = [
                 name
@@ -146,6 +176,21 @@ class Settings(BaseSettings):
             if self.admin_token is None:
                 self.admin_token = SecretStr(_local_secret(self.data_dir, "admin_token"))
         return self
+
+    def connection_budget(self) -> ConnectionBudget:
+        """How many PostgreSQL connections each web worker's pools may hold, so that
+        web_workers × per_process + JOBS_CONNECTIONS ≤ db_max_connections."""
+        share = (self.db_max_connections - JOBS_CONNECTIONS) // max(self.web_workers, 1)
+        if share < 2:
+            raise SettingsError(
+                f"THUDO_DB_MAX_CONNECTIONS={self.db_max_connections} leaves {max(share, 0)} "
+                f"connection(s) to each of {self.web_workers} web workers once the jobs "
+                f"process has its {JOBS_CONNECTIONS}: each needs at least 2 (one per pool)"
+            )
+        hot = max(1, min(self.db_pool_size, share // 2))
+        orm = min(self.db_pool_size, share - hot)
+        overflow = min(orm, share - hot - orm)  # as many again under bursts, within the share
+        return ConnectionBudget(orm_pool=orm, orm_overflow=overflow, hot_pool=hot)
 
     @property
     def admin_token_accepted(self) -> bool:

@@ -121,8 +121,14 @@ async def running(factory: Factory):  # type: ignore[no-untyped-def]
 
 async def run_forever(database_url: str) -> None:
     from thudo.core.db import create_engine, session_factory
+    from thudo.core.settings import JOBS_CONNECTIONS
 
-    engine = create_engine(database_url, pool_size=2)
+    # Its share of THUDO_DB_MAX_CONNECTIONS (core.settings.connection_budget).
+    half = JOBS_CONNECTIONS // 2
+    engine = create_engine(
+        database_url, pool_size=half, max_overflow=JOBS_CONNECTIONS - half,
+        application_name="thudo jobs",
+    )  # fmt: skip
     try:
         async with running(session_factory(engine)):
             await asyncio.Event().wait()
