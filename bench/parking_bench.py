@@ -196,22 +196,28 @@ def _gate(url: str, args: argparse.Namespace, lots: list[str]) -> None:
         print("below the 1,000 sessions/s target")
 
 
-async def _burst(base: str, cookie: str, lot: str, burst: int) -> list[int]:
+async def _burst(base: str, cookie: str, lot: str, burst: int) -> list[tuple[int, float]]:
+    """Each answer's status (-503: a 503 without Retry-After; -1: no answer) and when it
+    came, in seconds from the start of the burst."""
     limits = httpx.Limits(max_connections=burst, max_keepalive_connections=burst)
     async with httpx.AsyncClient(
         base_url=base, cookies={"thudo_session": cookie}, limits=limits, timeout=120
     ) as client:
-        responses = await asyncio.gather(
-            *(
-                client.post(
+        start = time.monotonic()
+
+        async def reserve(i: int) -> tuple[int, float]:
+            try:
+                r = await client.post(
                     "/api/v1/parking/reservations",
                     json={"lot_code": lot, "vehicle_type": "car", "plate": f"30A{i:05d}"},
                 )
-                for i in range(burst)
-            ),
-            return_exceptions=True,
-        )
-    return [r.status_code if isinstance(r, httpx.Response) else -1 for r in responses]
+            except httpx.HTTPError:
+                return -1, time.monotonic() - start
+            # A 503 counts as such only with its Retry-After (overload answered properly).
+            status = r.status_code if r.status_code != 503 or "retry-after" in r.headers else -503
+            return status, time.monotonic() - start
+
+        return await asyncio.gather(*(reserve(i) for i in range(burst)))
 
 
 def _reservations(url: str, args: argparse.Namespace) -> None:
@@ -249,9 +255,12 @@ def _reservations(url: str, args: argparse.Namespace) -> None:
         )  # fmt: skip
     env = {"THUDO_PARKING_MAX_ACTIVE_HOLDS": str(args.burst), "THUDO_JOBS_IN_WEB": "false"}
     with running_server(url, workers=args.workers, env=env) as base:
+        load = os.getloadavg()
+        cpu = server_cpu_seconds(base, jobs=False)
         start = time.monotonic()
-        statuses = asyncio.run(_burst(base, cookie, lot, args.burst))
+        answers = asyncio.run(_burst(base, cookie, lot, args.burst))
         elapsed = time.monotonic() - start
+        cpu = server_cpu_seconds(base, jobs=False) - cpu
     with psycopg.connect(_conninfo(url)) as conn:
         held = conn.execute(
             "SELECT count(*) FROM parking_reservation WHERE lot_id = %s AND status = 'held'",
@@ -262,12 +271,22 @@ def _reservations(url: str, args: argparse.Namespace) -> None:
             " WHERE lot_id = %s AND vehicle_type = 'car'",
             (lot_id,),
         ).fetchone()
+    statuses = [status for status, _ in answers]
     counts = {s: statuses.count(s) for s in sorted(set(statuses))}
+    for status in sorted(counts):
+        times = sorted(t for s, t in answers if s == status)
+        print(
+            f"  {status}: answered after {times[0]:.1f}–{times[-1]:.1f} s "
+            f"(median {times[len(times) // 2]:.1f} s)"
+        )
     print(
         f"reservations: {args.burst:,} at once for {args.places} places in {elapsed:.1f} s → "
         f"answers {counts}; rows held {held[0] if held else '?'}; counter (held, occupied, "
-        f"capacity) {space}"
+        f"capacity) {space}; {cpu / args.burst * 1000:.1f} ms of web-worker CPU per request; "
+        f"load average at the start {load[0]:.2f}"
     )
+    if set(counts) - {201, 409, 503}:
+        print("answers other than 201, 409 and 503 with Retry-After (-503: without it)")
     ok = counts.get(201) == args.places and held and held[0] == args.places
     print("exactly the free places were taken" if ok else "DOUBLE BOOKING OR LOSS")
 

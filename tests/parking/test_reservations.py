@@ -1,4 +1,5 @@
-"""Reservations: a signed-in citizen holds a place until the hold expires."""
+"""Reservations: a signed-in citizen holds a place until the hold expires. Run on both
+request paths (on PostgreSQL a full lot is refused on the asyncpg pool)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.hot_path import app, request_path, session_factory  # noqa: F401  (both paths)
 from tests.identity.people import Person
 from tests.parking.conftest import Lots
 from thudo.core.clock import now
@@ -139,7 +141,7 @@ async def test_cancelling_gives_the_place_back(
 async def test_the_periodic_job_releases_holds_past_their_time(
     client: httpx.AsyncClient,
     db: AsyncSession,
-    session_factory: async_sessionmaker[AsyncSession],
+    session_factory: async_sessionmaker[AsyncSession],  # noqa: F811 (tests.hot_path)
     lots: Lots,
     driver: Person,
 ) -> None:
@@ -173,3 +175,40 @@ async def test_another_citizens_reservation_does_not_exist_for_her(
         f"/api/v1/parking/reservations/{r.json()['code']}", headers=attendant.headers
     )
     assert other.status_code == 404
+
+
+async def test_a_citizen_at_her_hold_limit_hears_so_even_when_the_lot_is_also_full(
+    client: httpx.AsyncClient, lots: Lots, driver: Person
+) -> None:
+    for lot, vehicle, plate in (
+        (lots.b, "car", "30A-123.45"),
+        (lots.a, "motorbike", "29H1-111.11"),
+    ):
+        r = await client.post(
+            "/api/v1/parking/reservations",
+            json={"lot_code": lot.code, "vehicle_type": vehicle, "plate": plate},
+            headers=driver.headers,
+        )
+        assert r.status_code == 201, r.text
+    # Lot B's one car place is hers now, and she holds two places: her limit comes first.
+    r = await client.post(
+        "/api/v1/parking/reservations",
+        json={"lot_code": lots.b.code, "vehicle_type": "car", "plate": "30E-999.99"},
+        headers=driver.headers,
+    )
+    assert r.status_code == 409 and r.json()["errors"][0]["code"] == "reservation.too_many"
+
+
+async def test_a_retried_reservation_for_the_last_place_gets_its_answer_again_not_lot_full(
+    client: httpx.AsyncClient, lots: Lots, driver: Person
+) -> None:
+    body = {"lot_code": lots.b.code, "vehicle_type": "car", "plate": "29B1-234.56"}
+    headers = {**driver.headers, "Idempotency-Key": "cho-cuoi-1"}
+    one = await client.post("/api/v1/parking/reservations", json=body, headers=headers)
+    two = await client.post("/api/v1/parking/reservations", json=body, headers=headers)
+    assert one.status_code == two.status_code == 201, two.text
+    assert one.json()["code"] == two.json()["code"]
+    other = await client.post(
+        "/api/v1/parking/reservations", json={**body, "plate": "30E-999.99"}, headers=driver.headers
+    )
+    assert other.status_code == 409 and other.json()["type"].endswith("/lot-full")

@@ -121,12 +121,20 @@ def _citizen(actor: Actor) -> tuple[int, str]:
 )
 async def create_reservation(
     data: ReservationCreate,
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     actor: Caller,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
     account_id, personal_id = _citizen(actor)
+    pool = request.app.state.hot_pool
+    if pool is not None and idempotency_key is None:  # a key may have a stored answer
+        # PostgreSQL: a full lot is refused on one read, no unit of work queued.
+        await service.refuse_if_full_hot(
+            pool, settings=settings, lot_code=data.lot_code, vehicle_type=data.vehicle_type,
+            plate=data.plate, account_id=account_id,
+        )  # fmt: skip
     fingerprint = request_fingerprint(data.model_dump(mode="json"))
     if idempotency_key is not None:
         previous = await replay(
