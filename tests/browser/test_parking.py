@@ -19,7 +19,7 @@ import orjson
 import pytest
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.browser.a11y import axe_violations, has_horizontal_scroll, small_touch_targets
 from tests.browser.conftest import DESKTOP, PHONE, _free_port, console_errors
@@ -28,6 +28,7 @@ from tests.conftest import ADMIN_TOKEN
 from tests.identity.people import Person, citizen, grant, sign_in
 from tests.parking.conftest import make_lot
 from thudo.core.clock import now
+from thudo.core.db import session_factory
 from thudo.identity.models import Unit
 from thudo.parking.models import Operator
 from thudo.payments import service as payments
@@ -94,7 +95,9 @@ class Scene:
 async def scene(engine: AsyncEngine) -> Scene:
     """A lot by Hồ Gươm run by the city's parking company, a driver and its attendant."""
     suffix = uuid.uuid4().hex[:5].upper()
-    async with async_sessionmaker(engine, expire_on_commit=False)() as db:
+    # A unit of work as the app's (SQLite: BEGIN IMMEDIATE): it reads, then writes, while
+    # the live server's jobs process writes; a deferred one failed "database is locked".
+    async with session_factory(engine)() as db:
         unit = (await db.execute(select(Unit).where(Unit.code == "HN-SXD"))).scalar_one()
         await payments.set_collection_account(
             db, unit=unit, bank_bin="970405", bank_name="Agribank",
