@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from tests.browser.a11y import axe_violations, has_horizontal_scroll, small_touch_targets
 from tests.registry.factories import citizen_payload
 from thudo.core.clock import now
+from thudo.core.db import unit_of_work_bind
 from thudo.identity.clients import create_client
 from thudo.identity.models import Account
 from thudo.identity.models import Session as BrowserSession
@@ -26,7 +27,7 @@ async def _consent_url(engine: AsyncEngine, live_server: str) -> tuple[str, str]
     """A signed-in citizen (committed: the server is another process) and a relying party."""
     cookie = secrets.token_urlsafe(32)
     payload = citizen_payload(full_name="Vũ Thị Mai")
-    async with async_sessionmaker(engine, expire_on_commit=False)() as s:
+    async with async_sessionmaker(unit_of_work_bind(engine), expire_on_commit=False)() as s:
         at = now()
         s.add(Citizen(
             **{**payload, "birth_date": dt.date.fromisoformat(payload["birth_date"])},

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from tests.browser.a11y import axe_violations, has_horizontal_scroll, small_touch_targets
 from tests.browser.conftest import console_errors
 from tests.identity.people import HOAN_KIEM, Person, citizen, grant, sign_in
+from thudo.core.db import unit_of_work_bind
 from thudo.notify.models import Message
 
 pytestmark = pytest.mark.browser
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 async def officer(engine: AsyncEngine) -> AsyncIterator[Person]:
-    async with async_sessionmaker(engine, expire_on_commit=False)() as db:
+    async with async_sessionmaker(unit_of_work_bind(engine), expire_on_commit=False)() as db:
         person = await citizen(db, "Lương Thị Phản Hồi", HOAN_KIEM)
         await grant(db, person, "feedback_officer", f"HN-UBND-{HOAN_KIEM}")
         await sign_in(db, person)
@@ -33,7 +34,7 @@ async def officer(engine: AsyncEngine) -> AsyncIterator[Person]:
 
 
 async def _sms_code(engine: AsyncEngine, phone: str) -> str:
-    async with async_sessionmaker(engine)() as db:
+    async with async_sessionmaker(unit_of_work_bind(engine))() as db:
         body = await db.scalar(
             select(Message.body)
             .where(Message.address == phone)

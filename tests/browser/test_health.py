@@ -15,6 +15,7 @@ from tests.browser.a11y import axe_violations, has_horizontal_scroll, small_touc
 from tests.browser.conftest import DESKTOP, PHONE, console_errors
 from tests.health.conftest import bundle_for, insured
 from tests.identity.people import Person, sign_in
+from thudo.core.db import unit_of_work_bind
 from thudo.health import fhir, service
 from thudo.health.pages import kiosk_key
 
@@ -32,7 +33,7 @@ class People:
 @pytest.fixture(scope="module")
 async def people(engine: AsyncEngine) -> AsyncIterator[People]:
     """An insured patient for the kiosk, and a citizen whose health book has records."""
-    async with async_sessionmaker(engine, expire_on_commit=False)() as db:
+    async with async_sessionmaker(unit_of_work_bind(engine), expire_on_commit=False)() as db:
         await service.load_facilities(session=db)
         patient = await insured(db, "Kiều Thị Thanh", level=1, primary=KIOSK)
         reader = await insured(db, "Lã Văn Khoa", level=3)

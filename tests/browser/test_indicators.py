@@ -16,6 +16,7 @@ from tests.browser.a11y import axe_violations, has_horizontal_scroll, small_touc
 from tests.identity.people import Person, citizen, grant, sign_in
 from tests.indicators.helpers import spread_dossiers
 from thudo.core.clock import today_vn
+from thudo.core.db import unit_of_work_bind
 from thudo.core.settings import Settings
 from thudo.dossiers.models import Dossier
 from thudo.indicators.compute import compute
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 async def leader(engine: AsyncEngine, settings: Settings) -> AsyncIterator[Person]:
-    factory = async_sessionmaker(engine, expire_on_commit=False)
+    factory = async_sessionmaker(unit_of_work_bind(engine), expire_on_commit=False)
     async with factory() as db:
         person = await citizen(db, "Đinh Thị Lãnh Đạo", level=2)
         await grant(db, person, "leader", "HN")

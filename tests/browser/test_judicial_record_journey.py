@@ -17,6 +17,7 @@ from tests.browser.a11y import axe_violations, has_horizontal_scroll, small_touc
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.dossiers.helpers import JUDICIAL, collect_fees
 from tests.identity.people import Person, citizen, grant, sign_in
+from thudo.core.db import unit_of_work_bind
 from thudo.documents import pki
 from thudo.documents.signing import check_signature
 from thudo.dossiers.models import Dossier
@@ -37,7 +38,7 @@ class Cast:
 @pytest.fixture(scope="module")
 async def cast(engine: AsyncEngine) -> AsyncIterator[Cast]:
     """A level-2 citizen and the Department of Justice's staff, committed for the server."""
-    async with async_sessionmaker(engine, expire_on_commit=False)() as db:
+    async with async_sessionmaker(unit_of_work_bind(engine), expire_on_commit=False)() as db:
         applicant = await citizen(db, "Lý Thị Hồng Nhung", level=2)
         await sign_in(db, applicant, amr=("pwd",))
         specialist = await citizen(db, "Đoàn Văn Thẩm", level=2)
@@ -55,7 +56,7 @@ async def cast(engine: AsyncEngine) -> AsyncIterator[Cast]:
 async def _forget_portal_messages(engine: AsyncEngine) -> None:
     """The journey's portal messages, once the live server has handled them, are removed:
     the database is shared with tests that count every outbox message."""
-    factory = async_sessionmaker(engine, expire_on_commit=False)
+    factory = async_sessionmaker(unit_of_work_bind(engine), expire_on_commit=False)
     mine = OutboxMessage.topic == "dossier.status_changed"
     for _ in range(60):
         async with factory() as db:
@@ -117,7 +118,7 @@ async def test_judicial_record_journey_from_application_to_signed_certificate(
     await _accessible(me, phone=True)
     code = me.url.rsplit("/", 1)[1]
     # She pays by bank transfer (the bank's notification reaches the payments module).
-    async with async_sessionmaker(engine, expire_on_commit=False)() as db:
+    async with async_sessionmaker(unit_of_work_bind(engine), expire_on_commit=False)() as db:
         invoice = await db.scalar(select(Dossier.invoice_code).where(Dossier.code == code))
         assert invoice
         await record_notification(

@@ -8,6 +8,7 @@ from playwright.async_api import Page, expect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from tests.browser.a11y import axe_violations, has_horizontal_scroll, small_touch_targets
+from thudo.core.db import unit_of_work_bind
 from thudo.notify import service
 
 pytestmark = pytest.mark.browser
@@ -17,7 +18,7 @@ SUBJECT = "Hồ sơ HN-STP.20261124.000001: Đã có kết quả"
 
 @pytest.fixture(scope="module")
 async def mail(engine: AsyncEngine) -> None:
-    async with async_sessionmaker(engine, expire_on_commit=False)() as db:
+    async with async_sessionmaker(unit_of_work_bind(engine), expire_on_commit=False)() as db:
         await service.send(
             db, channel="email", address="hong.nhung@example.com", template="test",
             subject=SUBJECT,

@@ -17,6 +17,7 @@ from tests.browser.a11y import axe_violations, has_horizontal_scroll, small_touc
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.identity.people import Person, citizen, grant, sign_in
 from thudo.core.clock import today_vn
+from thudo.core.db import unit_of_work_bind
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +33,7 @@ class Cast:
 @pytest.fixture(scope="module")
 async def cast(engine: AsyncEngine) -> AsyncIterator[Cast]:
     """Staff and a citizen, committed for the live server."""
-    async with async_sessionmaker(engine, expire_on_commit=False)() as db:
+    async with async_sessionmaker(unit_of_work_bind(engine), expire_on_commit=False)() as db:
         editor = await citizen(db, "Phùng Thị Khảo Sát")
         await grant(db, editor, "survey_editor", "HN-SNNMT")
         await sign_in(db, editor)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from tests.browser.a11y import axe_violations, has_horizontal_scroll, small_touch_targets
 from tests.identity.people import HOAN_KIEM, Person, citizen, grant, sign_in
+from thudo.core.db import unit_of_work_bind
 from thudo.identity.units import branch_code, ward_committee_code
 
 pytestmark = pytest.mark.browser
@@ -21,7 +22,7 @@ PAGES = ["/can-bo", "/can-bo/dinh-danh-muc-2", "/can-bo/phan-quyen", "/can-bo/ho
 @pytest.fixture(scope="module")
 async def officer(engine: AsyncEngine) -> AsyncIterator[tuple[Person, Person]]:
     """A signed-in officer of Phường Hoàn Kiếm and a visitor, committed for the live server."""
-    async with async_sessionmaker(engine, expire_on_commit=False)() as db:
+    async with async_sessionmaker(unit_of_work_bind(engine), expire_on_commit=False)() as db:
         person = await citizen(db, "Quách Thị Trình Duyệt", HOAN_KIEM)
         for role, unit in [
             ("one_stop_officer", branch_code(HOAN_KIEM)),

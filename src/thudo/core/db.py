@@ -151,10 +151,15 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     first makes units of work queue for it (Django's and Rails' advice for SQLite too).
     A session must therefore not open a second session while its own is in a transaction:
     the second would wait for the first. PostgreSQL: plain transactions."""
-    bind = (
+    return async_sessionmaker(unit_of_work_bind(engine), expire_on_commit=False, autoflush=False)
+
+
+def unit_of_work_bind(engine: AsyncEngine) -> AsyncEngine:
+    """The engine as units of work use it (see `session_factory`): on SQLite its
+    transactions begin IMMEDIATE. For sessions made otherwise, e.g. tests' own."""
+    return (
         engine.execution_options(**{_BEGIN: "IMMEDIATE"}) if is_sqlite(str(engine.url)) else engine
     )
-    return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)
 
 
 async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
