@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import TypeAdapter, ValidationError
 
 from thudo.core.deps import SessionDep
 from thudo.core.fastpath import FastRoute, route_named
@@ -14,8 +13,7 @@ from thudo.health import service
 from thudo.health.schemas import CoverageOut, FacilityOut
 from thudo.identity.deps import Actor, require
 from thudo.identity.permissions import Permission
-from thudo.registry.api import PathId, Purpose, given_purpose, purpose_of
-from thudo.registry.schemas import PersonalId
+from thudo.registry.api import PathId, Purpose, fast_read_request, purpose_of
 
 router = APIRouter(prefix="/api/v1/health", tags=["health"])
 
@@ -49,23 +47,15 @@ async def coverage(request: Request, personal_id: PathId, actor: Checker, purpos
     return Response(orjson.dumps(answer.as_dict()), media_type="application/json")
 
 
-_PERSONAL_ID: TypeAdapter[str] = TypeAdapter(PersonalId)
-
-
 async def fast_coverage(request: Request, raw_id: str) -> Response | None:
     """The check-in on the PostgreSQL hot path without the framework's routing and
     dependency solving (core/fastpath.py): the same dependencies and endpoint, called in
     FastAPI's order. None (FastAPI answers) without a hot pool or for a path or purpose
     it would refuse."""
-    if request.app.state.hot_pool is None:
+    given = fast_read_request(request, raw_id)
+    if given is None:
         return None
-    purpose_values = given_purpose(request)
-    if purpose_values is None:
-        return None
-    try:
-        personal_id = _PERSONAL_ID.validate_python(raw_id)
-    except ValidationError:
-        return None
+    personal_id, *purpose_values = given
     actor = await check_in_permission(request)
     purpose = await purpose_of(*purpose_values)
     answer: Response = await coverage(request, personal_id, actor, purpose)

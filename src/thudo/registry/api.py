@@ -116,20 +116,30 @@ def given_purpose(request: Request) -> tuple[str | None, str | None] | None:
     return header, query
 
 
-async def fast_get_citizen(request: Request, raw_id: str) -> Response | None:
-    """GET /citizens/{id} on the PostgreSQL hot path without the framework's routing,
-    dependency solving and response model (core/fastpath.py): the same dependencies and
-    endpoint, called in FastAPI's order (reader, purpose, then the path), and the same JSON.
-    None (FastAPI answers) without a hot pool or for a path or purpose it would refuse."""
+def fast_read_request(request: Request, raw_id: str) -> tuple[str, str | None, str | None] | None:
+    """(personal ID, X-Purpose header, `purpose` query) of a read a fast route may answer
+    (core/fastpath.py): PostgreSQL's hot pool is there, and FastAPI would accept the path
+    and the purpose; None when the route itself must answer."""
     if request.app.state.hot_pool is None:
         return None
     purpose_values = given_purpose(request)
     if purpose_values is None:
         return None
     try:
-        personal_id = _PERSONAL_ID.validate_python(raw_id)
+        return _PERSONAL_ID.validate_python(raw_id), *purpose_values
     except ValidationError:
         return None
+
+
+async def fast_get_citizen(request: Request, raw_id: str) -> Response | None:
+    """GET /citizens/{id} on the PostgreSQL hot path without the framework's routing,
+    dependency solving and response model (core/fastpath.py): the same dependencies and
+    endpoint, called in FastAPI's order (reader, purpose, then the path), and the same JSON.
+    None (FastAPI answers) without a hot pool or for a path or purpose it would refuse."""
+    given = fast_read_request(request, raw_id)
+    if given is None:
+        return None
+    personal_id, *purpose_values = given
     reader = await read_scope(request)
     purpose = await purpose_of(*purpose_values)
     row = await get_citizen(request, personal_id, reader, purpose)
