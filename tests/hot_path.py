@@ -11,16 +11,39 @@ Its tests then run once per path ("orm", "hot"); "hot" is skipped on SQLite only
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from thudo.app import create_app
-from thudo.core.db import is_sqlite
+from thudo.core.db import create_hot_pool, is_sqlite
 from thudo.core.db import session_factory as committing_factory
 from thudo.core.settings import Settings
+
+
+@asynccontextmanager
+async def deployed_app(
+    settings: Settings, engine: AsyncEngine, *, hot: bool, pool_size: int = 2
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app as deployed: its own connections and real commits, with the
+    asyncpg hot pool when `hot` (PostgreSQL)."""
+    app = create_app(settings, access_log=False)
+    app.state.engine = engine
+    app.state.session_factory = committing_factory(engine)
+    if hot:
+        app.state.hot_pool = await create_hot_pool(settings.database_url, size=pool_size)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+    finally:
+        if app.state.hot_pool is not None:
+            await app.state.hot_pool.close()
 
 
 @pytest.fixture(params=["orm", "hot"])

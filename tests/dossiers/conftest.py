@@ -13,9 +13,9 @@ from sqlalchemy import Integer, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.dossiers.helpers import Submission
-from thudo.app import create_app
+from tests.hot_path import deployed_app
 from thudo.core.clock import now
-from thudo.core.db import Base, create_hot_pool, session_factory
+from thudo.core.db import Base, session_factory
 from thudo.core.settings import Settings
 
 
@@ -59,23 +59,15 @@ async def _committing(
 ) -> AsyncIterator[Submission]:
     """The app as deployed (its own connections, real commits; the asyncpg pool when `hot`);
     what the test wrote is deleted afterwards."""
-    app = create_app(settings, access_log=False)
     since = now()
     marks = await _watermarks(engine)
-    app.state.engine = engine
-    app.state.session_factory = session_factory(engine)
-    if hot:
-        app.state.hot_pool = await create_hot_pool(settings.database_url, size=4)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with (
-            app.state.session_factory() as session,
-            httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+            session_factory(engine)() as session,
+            deployed_app(settings, engine, hot=hot, pool_size=4) as client,
         ):
             yield Submission("hot" if hot else "orm", client, session)
     finally:
-        if app.state.hot_pool is not None:
-            await app.state.hot_pool.close()
         await _forget(engine, marks, since)
 
 

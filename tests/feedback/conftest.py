@@ -15,10 +15,11 @@ from PIL import Image
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from thudo.app import create_app
-from thudo.core.db import create_hot_pool, session_factory
+from tests.hot_path import deployed_app
+from thudo.core.db import session_factory
 from thudo.core.settings import Settings
 from thudo.feedback.models import ApiKey, Report
+from thudo.feedback.open311 import issue_key
 from thudo.notify.models import Message
 
 # Phường Hoàn Kiếm (00070): by the lake; Phường Ba Đình (00004).
@@ -98,25 +99,6 @@ def path(request: pytest.FixtureRequest, engine: AsyncEngine) -> str:
 
 
 @asynccontextmanager
-async def deployed_app(
-    settings: Settings, engine: AsyncEngine, *, hot: bool
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The app as deployed: real commits, with or without its asyncpg hot pool."""
-    app = create_app(settings, access_log=False)
-    app.state.engine = engine
-    app.state.session_factory = session_factory(engine)
-    if hot:
-        app.state.hot_pool = await create_hot_pool(settings.database_url, size=2)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
-    finally:
-        if app.state.hot_pool is not None:
-            await app.state.hot_pool.close()
-
-
-@asynccontextmanager
 async def committed_reports_removed(engine: AsyncEngine) -> AsyncIterator[None]:
     """Reports and keys committed inside are deleted afterwards (with their history,
     moderation and photos)."""
@@ -148,3 +130,29 @@ async def deployed(
         session_factory(engine)() as db,
     ):
         yield client, db
+
+
+@pytest.fixture
+async def api_key(db: AsyncSession) -> str:
+    """An Open311 key of a partner (committed)."""
+    _, key = await issue_key(db, name="Cổng iHanoi")
+    await db.commit()
+    return key
+
+
+async def file_open311(
+    client: httpx.AsyncClient, key: str, point: tuple[float, float] = HOAN_KIEM_POINT, **extra: str
+) -> str:
+    """A report filed through Open311 by a partner's key (a phone and an e-mail among its
+    personal data, to check they never show); its code."""
+    data = {
+        "api_key": key, "service_code": "chieu-sang", "lat": str(point[0]), "long": str(point[1]),
+        "address_string": "Ngõ 12 phố Hàng Bài, gọi 0912 000 111",
+        "description": "Ba cột đèn liền nhau không sáng từ tối hôm qua, rất tối.",
+        "first_name": "Lan", "last_name": "Nguyễn", "phone": "0912000111",
+        "email": "lan@example.vn", **extra,
+    }  # fmt: skip
+    response = await client.post("/open311/v2/requests.json", data=data)
+    assert response.status_code == 201, response.text
+    code: str = response.json()[0]["service_request_id"]
+    return code

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.feedback.conftest import BA_DINH_POINT, HOAN_KIEM_POINT
-from tests.feedback.test_public_reads import _file
+from tests.feedback.conftest import BA_DINH_POINT, HOAN_KIEM_POINT, file_open311
 from thudo.core.settings import Settings, SettingsError
 from thudo.feedback.map import LIMIT, forget_counts, parse_bbox
-from thudo.feedback.open311 import issue_key
 from thudo.web.templating import CONTENT_SECURITY_POLICY
 
 WARDS = "/api/v1/feedback/map/wards"
@@ -20,20 +17,19 @@ LAT, LON = HOAN_KIEM_POINT
 AROUND_HOAN_KIEM = f"{LON - 0.005},{LAT - 0.005},{LON + 0.005},{LAT + 0.005}"
 
 
-@pytest.fixture
-async def api_key(db: AsyncSession) -> str:
+@pytest.fixture(autouse=True)
+def no_remembered_counts() -> None:
     forget_counts()  # counts are remembered a minute per process: start from none
-    _, key = await issue_key(db, name="Cổng iHanoi")
-    await db.commit()
-    return key
 
 
 async def test_the_whole_city_shows_counts_per_ward_and_a_box_shows_the_reports(
     client: httpx.AsyncClient, api_key: str
 ) -> None:
-    here = [await _file(client, api_key) for _ in range(3)]
-    there = await _file(client, api_key, BA_DINH_POINT)
-    hidden = await _file(client, api_key, description="Đèn hỏng, vcl thật sự, chẳng ai sửa cả.")
+    here = [await file_open311(client, api_key) for _ in range(3)]
+    there = await file_open311(client, api_key, BA_DINH_POINT)
+    hidden = await file_open311(
+        client, api_key, description="Đèn hỏng, vcl thật sự, chẳng ai sửa cả."
+    )
 
     response = await client.get(WARDS)
     assert response.status_code == 200
@@ -121,7 +117,7 @@ def test_the_box_is_read_row_by_row_of_the_grid() -> None:
 async def test_the_map_page_lists_the_counts_and_lets_the_tiles_in(
     client: httpx.AsyncClient, api_key: str
 ) -> None:
-    await _file(client, api_key)
+    await file_open311(client, api_key)
     response = await client.get("/phan-anh/ban-do")
     assert response.status_code == 200
     policy = response.headers["content-security-policy"]

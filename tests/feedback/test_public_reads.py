@@ -14,6 +14,7 @@ from tests.feedback.conftest import (
     SAIGON_POINT,
     committed_reports_removed,
     deployed_app,
+    file_open311,
 )
 from thudo.core.db import session_factory
 from thudo.core.settings import Settings
@@ -36,35 +37,14 @@ def db(deployed: tuple[httpx.AsyncClient, AsyncSession] | None, db: AsyncSession
     return deployed[1] if deployed else db
 
 
-@pytest.fixture
-async def api_key(db: AsyncSession) -> str:
-    _, key = await issue_key(db, name="Cổng iHanoi")
-    await db.commit()
-    return key
-
-
-async def _file(
-    client: httpx.AsyncClient, key: str, point: tuple[float, float] = HOAN_KIEM_POINT, **extra: str
-) -> str:
-    data = {
-        "api_key": key, "service_code": "chieu-sang", "lat": str(point[0]), "long": str(point[1]),
-        "address_string": "Ngõ 12 phố Hàng Bài, gọi 0912 000 111",
-        "description": "Ba cột đèn liền nhau không sáng từ tối hôm qua, rất tối.",
-        "first_name": "Lan", "last_name": "Nguyễn", "phone": "0912000111",
-        "email": "lan@example.vn", **extra,
-    }  # fmt: skip
-    response = await client.post("/open311/v2/requests.json", data=data)
-    assert response.status_code == 201, response.text
-    code: str = response.json()[0]["service_request_id"]
-    return code
-
-
 async def test_the_public_list_shows_the_newest_reports_first_without_personal_data(
     client: httpx.AsyncClient, api_key: str
 ) -> None:
-    codes = [await _file(client, api_key) for _ in range(3)]
-    hidden = await _file(client, api_key, description="Đèn hỏng, vcl thật sự, chẳng ai sửa cả.")
-    elsewhere = await _file(client, api_key, BA_DINH_POINT)
+    codes = [await file_open311(client, api_key) for _ in range(3)]
+    hidden = await file_open311(
+        client, api_key, description="Đèn hỏng, vcl thật sự, chẳng ai sửa cả."
+    )
+    elsewhere = await file_open311(client, api_key, BA_DINH_POINT)
     first = (await client.get(LIST, params={"ward_code": "00070", "page_size": 2})).json()
     assert [r["code"] for r in first["items"]] == [codes[2], codes[1]]
     assert (first["page"], first["page_size"], first["has_next"]) == (1, 2, True)
@@ -101,7 +81,7 @@ async def test_the_public_list_shows_the_newest_reports_first_without_personal_d
 async def test_suggestions_are_nearby_reports_of_the_same_category_and_bad_input_is_refused(
     client: httpx.AsyncClient, api_key: str
 ) -> None:
-    code = await _file(client, api_key)
+    code = await file_open311(client, api_key)
     params = {
         "category_code": "chieu-sang", "description": "Cột đèn không sáng từ tối hôm qua",
         "lat": str(HOAN_KIEM_POINT[0] + 0.001), "lon": str(HOAN_KIEM_POINT[1]),  # ~110 m north
@@ -140,10 +120,12 @@ async def test_the_asyncpg_path_answers_exactly_what_the_session_path_answers(
             await db.commit()
         async with (deployed_app(settings, engine, hot=True) as hot,
                     deployed_app(settings, engine, hot=False) as plain):  # fmt: skip
-            await _file(hot, key)
-            await _file(plain, key, (HOAN_KIEM_POINT[0] + 0.0005, HOAN_KIEM_POINT[1]),
+            await file_open311(hot, key)
+            await file_open311(plain, key, (HOAN_KIEM_POINT[0] + 0.0005, HOAN_KIEM_POINT[1]),
                         service_code="giao-thong.hu-hong-duong", **{"attribute[size]": "large"})  # fmt: skip
-            await _file(hot, key, description="Cột đèn số 12 không sáng, liên hệ lan@example.vn.")
+            await file_open311(
+                hot, key, description="Cột đèn số 12 không sáng, liên hệ lan@example.vn."
+            )
             reads = [
                 (LIST, {"ward_code": "00070"}), (LIST, {"status": "open", "page_size": 2}),
                 (LIST, {"category_code": "chieu-sang", "page": 2, "page_size": 1}),

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.hot_path import deployed_app
 from tests.identity.people import BA_DINH, HOAN_KIEM, Person, citizen, grant, sign_in
-from thudo.app import create_app
 from thudo.audit.models import AuditEvent
-from thudo.core.db import create_hot_pool, session_factory
+from thudo.core.db import session_factory
 from thudo.core.settings import Settings
 from thudo.identity.models import Account, RoleGrant, Session
 from thudo.identity.units import branch_code
@@ -22,18 +22,9 @@ from thudo.registry.models import Citizen, CitizenChange
 
 @pytest.fixture
 async def deployed(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, access_log=False)
-    app.state.engine = engine
-    app.state.session_factory = session_factory(engine)
-    if engine.dialect.name == "postgresql":
-        app.state.hot_pool = await create_hot_pool(settings.database_url, size=2)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
-    finally:
-        if app.state.hot_pool is not None:
-            await app.state.hot_pool.close()
+    hot = engine.dialect.name == "postgresql"
+    async with deployed_app(settings, engine, hot=hot) as client:
+        yield client
 
 
 async def _forget(engine: AsyncEngine, people: list[Person]) -> None:

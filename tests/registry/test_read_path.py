@@ -11,8 +11,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import ADMIN_TOKEN
+from tests.hot_path import deployed_app
 from tests.registry.factories import citizen_payload
-from thudo.app import create_app
 from thudo.audit.models import AuditEvent
 from thudo.core.db import create_hot_pool, session_factory
 from thudo.core.errors import DomainError
@@ -26,20 +26,11 @@ from thudo.registry.service import read_citizen_audited
 async def committing_client(
     settings: Settings, engine: AsyncEngine
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The app as deployed: its own connections and real commits (cleaned up afterwards)."""
-    app = create_app(settings, access_log=False)
-    app.state.engine = engine
-    app.state.session_factory = session_factory(engine)
-    if engine.dialect.name == "postgresql":
-        # The deployed PostgreSQL hot path: asyncpg, read and audit in one statement.
-        app.state.hot_pool = await create_hot_pool(settings.database_url, size=2)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
-    finally:
-        if app.state.hot_pool is not None:
-            await app.state.hot_pool.close()
+    """The app as deployed: its own connections and real commits (cleaned up afterwards);
+    on PostgreSQL its hot path (asyncpg, read and audit in one statement)."""
+    hot = engine.dialect.name == "postgresql"
+    async with deployed_app(settings, engine, hot=hot) as client:
+        yield client
 
 
 async def test_a_read_returns_the_citizen_and_leaves_exactly_one_audit_record(
