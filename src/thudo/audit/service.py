@@ -26,6 +26,7 @@ from thudo.identity.deps import Actor
 
 GENESIS = "0" * 64
 _SEAL_LOCK = 60_006  # pg_advisory_xact_lock key for the chain
+SEAL_BATCH = 5000  # rows chained per transaction
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ _COLUMNS = (
 )  # fmt: skip
 
 
-async def seal_pending(*, session: AsyncSession, batch: int = 5000) -> int:
+async def seal_pending(*, session: AsyncSession, batch: int = SEAL_BATCH) -> int:
     """Chain the committed rows that have no place in the chain yet. Returns how many."""
     if dialect_name(session) == "postgresql":
         # One sealer at a time; readers and writers of audit rows are never blocked.

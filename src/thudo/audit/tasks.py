@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from thudo.audit.service import seal_pending
+from thudo.audit.service import SEAL_BATCH, seal_pending
 from thudo.jobs.runner import until_done
 
 
 async def seal_once(factory: async_sessionmaker[AsyncSession]) -> int:
-    return await until_done(factory, lambda session: seal_pending(session=session))
+    """Seal what is pending, full batches at a time, until a batch is not full."""
+    return await until_done(
+        factory, lambda session: seal_pending(session=session), batch=SEAL_BATCH
+    )

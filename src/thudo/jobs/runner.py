@@ -23,17 +23,23 @@ log = structlog.get_logger("thudo.jobs")
 Factory = async_sessionmaker[AsyncSession]
 
 
-async def until_done(factory: Factory, step: Callable[[AsyncSession], Awaitable[int]]) -> int:
+async def until_done(
+    factory: Factory, step: Callable[[AsyncSession], Awaitable[int]], *, batch: int | None = None
+) -> int:
     """Run `step` (one batch of work; how many things it did) a transaction at a time
-    until a batch does nothing; returns the total. Short transactions: nothing waits long
-    on the locks a batch takes, and what is done is committed as it goes."""
+    until a batch does nothing — or, when `batch` gives the step's batch size, until a batch
+    is not full: the step has caught up, and what arrived meanwhile waits for the next run
+    instead of being chased a few rows at a time (measured: the audit sealer, chasing
+    1,500 new rows a second, sealed 26 rows per transaction and cost a quarter of the
+    machine's CPU per registry lookup). Returns the total. Short transactions: nothing
+    waits long on the locks a batch takes, and what is done is committed as it goes."""
     total = 0
     while True:
         async with factory() as session:
             done = await step(session)
             await session.commit()
         total += done
-        if done == 0:
+        if done == 0 or (batch is not None and done < batch):
             return total
 
 
