@@ -29,7 +29,7 @@ import orjson
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bench.server import REPO, machine, running_server, server_cpu_seconds, wrk
+from bench.server import ARRIVALS_HELP, REPO, machine, running_server, server_cpu_seconds, wrk
 
 NATIONAL = "https://fhir.hanoi.gov.vn/sid/cccd"
 CHECK_IN_LUA = """
@@ -86,6 +86,9 @@ def main() -> None:
     parser.add_argument("--citizens", type=int, default=200_000)
     parser.add_argument("--encounters", type=int, default=100_000)
     parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument(
+        "--arrivals", choices=("independent", "lockstep"), default="independent", help=ARRIVALS_HELP
+    )
     parser.add_argument("--connections", type=int, default=48)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--keep", default=None, help="keep the database under this name")
@@ -138,7 +141,7 @@ def main() -> None:
             wrk(base + "/", script=script, connections=args.connections, seconds=5)  # warm-up
             cpu, web_cpu = server_cpu_seconds(base), server_cpu_seconds(base, jobs=False)
             # Paced: each connection's wait calibrated until about `rate` requests/s are sent.
-            coverage = wrk(base + "/", script=script, rate=args.rate, connections=args.connections, seconds=args.seconds)  # fmt: skip
+            coverage = wrk(base + "/", script=script, rate=args.rate, connections=args.connections, seconds=args.seconds, arrivals=args.arrivals)  # fmt: skip
             coverage_cpu = (server_cpu_seconds(base) - cpu) / coverage.requests
             coverage_web_cpu = (server_cpu_seconds(base, jobs=False) - web_cpu) / coverage.requests
             # 2. Bulk import: the patients, then the encounters.
@@ -180,7 +183,7 @@ def main() -> None:
         print(f"database: {total_citizens:,} citizens, {total_cards:,} insurance cards")
         print(constant.line("constant JSON (/healthz), unpaced, same connections"))
         print(
-            coverage.line(f"coverage check-in paced at {args.rate}/s ({args.connections} connections, {args.seconds} s)")
+            coverage.line(f"coverage check-in paced at {args.rate}/s, {args.arrivals} arrivals ({args.connections} connections, {args.seconds} s)")
             + f"; server CPU {coverage_cpu * 1000:.2f} ms per check-in ({coverage_web_cpu * 1000:.2f} ms web workers, "
             f"{(coverage_cpu - coverage_web_cpu) * 1000:.2f} ms jobs process: audit sealing)"
         )  # fmt: skip

@@ -19,12 +19,13 @@ import argparse
 import asyncio
 import os
 import tempfile
+import time
 
 import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bench.server import machine, running_server, server_cpu_seconds, wrk
+from bench.server import ARRIVALS_HELP, machine, running_server, server_cpu_seconds, wrk
 
 LUA = """
 local ids = {}
@@ -72,6 +73,18 @@ async def _forget_partner(url: str, client_id: str) -> None:
         await engine.dispose()
 
 
+def _wait_until_sealed(conninfo: str, timeout_s: float = 120) -> None:
+    """Until every audit record is chained (the jobs process seals once a second)."""
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM audit_event WHERE seq IS NULL").fetchone()
+            if row is not None and row[0] == 0:
+                break
+            time.sleep(0.5)
+    time.sleep(2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -81,6 +94,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--rate", type=int, default=1600, help="paced run: requests/s")
+    parser.add_argument(
+        "--arrivals", choices=("independent", "lockstep"), default="independent", help=ARRIVALS_HELP
+    )
     parser.add_argument("--sample", type=int, default=20000, help="distinct citizens to read")
     args = parser.parse_args()
 
@@ -124,9 +140,12 @@ def main() -> None:
             answered = max(1, citizen.requests)
             cpu = (server_cpu_seconds(base, jobs=False) - before) / answered
             jobs_cpu = (server_cpu_seconds(base) - all_before) / answered - cpu
+            # The saturation run leaves the lower-priority jobs process behind in sealing
+            # its audit records: let it catch up, so the paced run carries only its own load.
+            _wait_until_sealed(conninfo)
             paced = wrk(
                 base + "/", connections=args.connections, seconds=args.seconds, script=script,
-                rate=args.rate,
+                rate=args.rate, arrivals=args.arrivals,
             )  # fmt: skip
     finally:
         asyncio.run(_forget_partner(args.database_url, client_id))
@@ -144,7 +163,7 @@ def main() -> None:
         f"CPU per GET citizen: {cpu * 1000:.2f} ms in the web workers, "
         f"{jobs_cpu * 1000:.2f} ms in the jobs process (sealing the audit records into the chain)"
     )
-    print(paced.line(f"GET citizen, paced for {args.rate:,}/s"))
+    print(paced.line(f"GET citizen, paced for {args.rate:,}/s, {args.arrivals} arrivals"))
     ok = paced.requests_per_s >= 1500 and paced.p99_ms <= 25 and paced.non_2xx == 0
     print("target (>= 1,500 req/s, p99 <= 25 ms, no errors):", "MET" if ok else "NOT MET")
 

@@ -160,6 +160,13 @@ def running_server(
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+ARRIVALS_HELP = (
+    "paced run: 'independent' (default) draws each connection's waits at random "
+    "(exponential), so requests arrive as from independent clients; 'lockstep' waits "
+    "exactly the same each time, so connections answered together send again together"
+)
+
+
 @dataclass
 class WrkResult:
     requests_per_s: float
@@ -189,15 +196,26 @@ def wrk(
     seconds: int = 15,
     script: str | None = None,
     rate: int | None = None,
+    arrivals: str = "independent",
 ) -> WrkResult:
     """Run wrk (Debian package `wrk`) against url and parse its report.
 
     With `rate`, each connection waits before each request so that all of them together
     send about `rate` requests a second (wrk's `delay`): latency measured at a given load
     rather than at saturation, where a closed loop measures mostly its own queue. A
-    connection's cycle is its wait plus the answer's latency, so the wait is first
+    connection's cycle is its wait plus the answer's latency, so the mean wait is first
     calibrated in short runs until the rate reached is within 5 % of `rate`.
+
+    `arrivals` says how the waits are drawn. "independent" (the default): each wait is
+    random, exponentially distributed around the mean, so the connections behave as
+    independent clients and the requests arrive as a Poisson stream — the usual model of
+    many partner systems calling on their own. "lockstep": every wait is exactly the mean;
+    connections answered together then send again together, one cycle after another, so
+    the load arrives as bursts of up to `connections` requests (wrk's plain `delay`; the
+    pacing these benchmarks used before 2026-12-06 evening).
     """
+    if arrivals not in ("independent", "lockstep"):
+        raise ValueError(f"arrivals: {arrivals!r}")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
     if not rate:
@@ -205,14 +223,32 @@ def wrk(
     cycle_ms = connections / rate * 1000  # what each connection's request cycle must last
     wait_ms = max(0, round(cycle_ms) - 2)
     for _ in range(4):
-        probe = _run_wrk(url, connections, threads, 3, script, wait_ms)
+        probe = _run_wrk(url, connections, threads, 3, script, wait_ms, arrivals)
         if abs(probe.requests_per_s - rate) <= 0.05 * rate or (
             wait_ms == 0 and probe.requests_per_s < rate
         ):
             break
         latency_ms = connections / max(probe.requests_per_s, 1) * 1000 - wait_ms
         wait_ms = max(0, round(cycle_ms - latency_ms))
-    return _run_wrk(url, connections, threads, seconds, script, wait_ms)
+    return _run_wrk(url, connections, threads, seconds, script, wait_ms, arrivals)
+
+
+# Exponential waits from a generator of the pacing's own (Park and Miller's minimal
+# standard, exact in LuaJIT's doubles), so that the request script's math.random sequence
+# is left as it was; each wrk thread gets its own seed through setup().
+_INDEPENDENT_DELAY = """
+local pace_threads = 0
+local pace_setup = setup
+setup = function(thread)
+  pace_threads = pace_threads + 1
+  thread:set("pace_state", 48271 * pace_threads)
+  if pace_setup then pace_setup(thread) end
+end
+delay = function()
+  pace_state = pace_state * 16807 %% 2147483647
+  return math.floor(-math.log(pace_state / 2147483647) * %(mean)d + 0.5)
+end
+"""
 
 
 def _run_wrk(
@@ -222,6 +258,7 @@ def _run_wrk(
     seconds: int,
     script: str | None,
     wait_ms: int | None = None,
+    arrivals: str = "independent",
 ) -> WrkResult:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -230,7 +267,10 @@ def _run_wrk(
             with open(paced, "w") as fh:
                 if script:
                     fh.write(f"dofile({str(script)!r})\n")
-                fh.write(f"delay = function() return {wait_ms} end\n")
+                if arrivals == "independent":
+                    fh.write(_INDEPENDENT_DELAY % {"mean": wait_ms})
+                else:
+                    fh.write(f"delay = function() return {wait_ms} end\n")
             script = paced
         if script:
             cmd += ["-s", script]
