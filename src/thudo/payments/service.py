@@ -7,6 +7,7 @@ learn the outcome from the invoice's status and events. Services flush, never co
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -477,13 +478,19 @@ async def record_notification(
 # inserted unless the provider transaction was already counted (the partial unique index;
 # the predicate a literal, as there), and only an inserted, accepted payment marks the
 # invoice paid; its history gets the event. The event's data are written as the ORM path
-# writes them (json.dumps of the same keys).
+# writes them (json.dumps of the same keys). The candidate codes, most likely first, are
+# the parameters from $8 on, one each (CODES is replaced by their list): PostgreSQL then
+# knows how many there are, so the plan it makes once for the prepared statement (the
+# generic plan) costs what a plan for the actual codes would, and it keeps that one. With
+# the codes as one array parameter it could not, and planned the statement again on
+# every call: 0.49 ms of PostgreSQL CPU per notification against 0.24 ms (measured,
+# serial asyncpg loop on 60,000 invoices).
 _RECORD_NOTIFICATION = """
 WITH inv AS (
     SELECT id, code, amount, status, due_at
     FROM payments_invoice
-    WHERE code = ANY($1::varchar[])
-    ORDER BY array_position($1::varchar[], code)
+    WHERE code IN (CODES)
+    ORDER BY array_position(ARRAY[CODES]::varchar[], code)
     LIMIT 1
     FOR UPDATE
 ),
@@ -491,23 +498,23 @@ o AS (
     SELECT inv.id, inv.code,
            CASE WHEN inv.id IS NULL THEN 'unmatched'
                 WHEN inv.status IN ('expired', 'cancelled')
-                     OR (inv.status = 'open' AND $6::timestamptz > inv.due_at) THEN 'late'
+                     OR (inv.status = 'open' AND $5::timestamptz > inv.due_at) THEN 'late'
                 WHEN inv.status <> 'open' THEN 'overpaid'
-                WHEN $4::bigint < inv.amount THEN 'underpaid'
-                WHEN $4::bigint > inv.amount THEN 'overpaid'
+                WHEN $3::bigint < inv.amount THEN 'underpaid'
+                WHEN $3::bigint > inv.amount THEN 'overpaid'
                 ELSE 'accepted' END AS outcome
     FROM (SELECT 1) AS one LEFT JOIN inv ON true
 ),
 pay AS (
     INSERT INTO payments_payment (provider, provider_txn_id, amount, content, account_number,
                                   received_at, outcome, invoice_id, raw)
-    SELECT $2, $3, $4, $5, $7, $6, o.outcome, o.id, $8::json FROM o
+    SELECT $1, $2, $3, $4, $6, $5, o.outcome, o.id, $7::json FROM o
     ON CONFLICT (provider, provider_txn_id) WHERE outcome <> 'duplicate' DO NOTHING
     RETURNING id, outcome, invoice_id
 ),
 paid AS (
     UPDATE payments_invoice AS i
-    SET status = 'paid', paid_at = $6, paid_amount = $4, provider = $2, updated_at = $6
+    SET status = 'paid', paid_at = $5, paid_amount = $3, provider = $1, updated_at = $5
     FROM pay
     WHERE i.id = pay.invoice_id AND pay.outcome = 'accepted'
     RETURNING i.id
@@ -516,12 +523,12 @@ ev AS (
     INSERT INTO payments_invoice_event (invoice_id, kind, actor, data, at)
     SELECT pay.invoice_id,
            CASE WHEN pay.outcome = 'accepted' THEN 'paid' ELSE 'payment_flagged' END,
-           $2,
-           ('{"payment_id": ' || pay.id || ', "amount": ' || $4::bigint
+           $1,
+           ('{"payment_id": ' || pay.id || ', "amount": ' || $3::bigint
             || CASE WHEN pay.outcome = 'accepted' THEN ''
                     ELSE ', "outcome": "' || pay.outcome || '"' END
             || '}')::json,
-           $6
+           $5
     FROM pay WHERE pay.invoice_id IS NOT NULL
 )
 SELECT pay.id AS payment_id, o.outcome, o.id AS invoice_id, o.code AS invoice_code
@@ -548,6 +555,13 @@ FROM dup LEFT JOIN payments_invoice AS i ON i.id = dup.invoice_id
 """
 
 
+@functools.cache
+def record_notification_statement(candidates: int) -> str:
+    """_RECORD_NOTIFICATION for that many candidate codes ($8, $9, …)."""
+    codes = ", ".join(f"${8 + n}::varchar" for n in range(candidates))
+    return _RECORD_NOTIFICATION.replace("CODES", codes)
+
+
 async def record_notification_hot(
     pool: Any, *, provider: str, notification: Notification
 ) -> Recorded:
@@ -561,11 +575,12 @@ async def record_notification_hot(
     )
     content = notification.content[:500]
     raw = json.dumps(notification.raw)
+    candidates: list[str | None] = list(codes) or [None]  # none: no invoice is named
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
-            _RECORD_NOTIFICATION,
-            codes, provider, notification.provider_txn_id, notification.amount, content, at,
-            notification.account_number, raw,
+            record_notification_statement(len(candidates)),
+            provider, notification.provider_txn_id, notification.amount, content, at,
+            notification.account_number, raw, *candidates,
         )  # fmt: skip
         if row["payment_id"] is not None:
             return Recorded(
