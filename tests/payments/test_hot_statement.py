@@ -3,6 +3,7 @@ plan that PostgreSQL keeps (planning it again on every notification doubled its 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -68,8 +69,7 @@ async def test_the_first_named_invoice_that_exists_is_paid(hot_database: HotData
     )
     assert (stray.outcome, stray.invoice_id) == ("unmatched", None)
     # The invoice given by a redirect provider: only that one.
-    given = _transfer("thanh toan")
-    given = Notification(**{**given.__dict__, "invoice_code": first.code})
+    given = dataclasses.replace(_transfer("thanh toan"), invoice_code=first.code)
     paid = await service.record_notification_hot(pool, provider="sandbox-bank", notification=given)
     assert (paid.outcome, paid.invoice_code) == ("accepted", first.code)
 
