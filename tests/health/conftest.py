@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.identity.people import Person, citizen
+from tests.identity.people import Person, citizen, service_token
 from thudo.core.clock import now, today_vn
 from thudo.health import service, synthetic
 from thudo.health.models import Coverage
@@ -54,13 +54,8 @@ async def facility_system(
     )
     await service.bind_client(session=db, facility_code=code, client_id=partner.client_id)
     await db.commit()
-    answer = await client.post(
-        "/oauth2/token",
-        data={"grant_type": "client_credentials", "scope": " ".join(scopes)},
-        auth=(partner.client_id, secret or ""),
-    )
-    assert answer.status_code == 200, answer.text
-    return FacilitySystem(code, partner.client_id, answer.json()["access_token"])
+    token = await service_token(client, partner.client_id, secret or "", scopes)
+    return FacilitySystem(code, partner.client_id, token)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from sqlalchemy import delete, event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.health.conftest import DUC_GIANG, XANH_PON, insured
-from tests.identity.people import Person
+from tests.identity.people import Person, service_token
 from thudo.app import create_app
 from thudo.audit.models import AuditEvent
 from thudo.core.clock import now
@@ -53,14 +53,7 @@ class Deployed:
         return partner.client_id, secret or "", token
 
     async def token(self, client_id: str, secret: str, scope: str = "health:coverage") -> str:
-        answer = await self.http.post(
-            "/oauth2/token",
-            data={"grant_type": "client_credentials", "scope": scope},
-            auth=(client_id, secret),
-        )
-        assert answer.status_code == 200, answer.text
-        token: str = answer.json()["access_token"]
-        return token
+        return await service_token(self.http, client_id, secret, scope.split())
 
     async def insured(self, name: str, **kwargs: object) -> Person:
         async with self.factory() as s:

@@ -9,6 +9,7 @@ import itertools
 import secrets
 from dataclasses import dataclass
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -153,3 +154,18 @@ async def sign_in(db: AsyncSession, person: Person, amr: tuple[str, ...] = ("pwd
 def form_token(app: FastAPI) -> str:
     """The CSRF token of a form, for the browser whose cookies `Person.headers` sends."""
     return csrf_for(app.state.settings.secret_key.get_secret_value(), TEST_CSRF_COOKIE)
+
+
+async def service_token(
+    http: httpx.AsyncClient, client_id: str, secret: str, scopes: list[str] | tuple[str, ...]
+) -> str:
+    """A partner system's access token, asked of /oauth2/token as the system would
+    (client credentials grant, the client's id and secret by HTTP Basic)."""
+    answer = await http.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": " ".join(scopes)},
+        auth=(client_id, secret),
+    )
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["access_token"]
+    return token

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.hot_path import app, request_path, session_factory  # noqa: F401  (both paths)
+from tests.identity.people import service_token
 from tests.registry.factories import citizen_payload
 from thudo.audit.models import AuditEvent
 from thudo.identity.clients import create_client
@@ -28,13 +29,8 @@ async def _partner_token(
         session=db, name="Hệ thống đối tác", kind="service", scopes=scopes, unit_code=unit_code
     )
     await db.commit()
-    answer = await client.post(
-        "/oauth2/token",
-        data={"grant_type": "client_credentials", "scope": " ".join(scopes)},
-        auth=(partner.client_id, secret or ""),
-    )
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    token = await service_token(client, partner.client_id, secret or "", scopes)
+    return {"Authorization": f"Bearer {token}"}
 
 
 async def _registered(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> dict[str, Any]:

@@ -3,6 +3,7 @@ check-out (operators holding `parking:operate` in the lot operator's unit)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import orjson
@@ -334,32 +335,41 @@ async def _gate_body(request: Request, model: type[Gate]) -> Gate | None:
         return None
 
 
-async def fast_check_in(request: Request, _: str) -> Response | None:
-    """The gate's check-in on the PostgreSQL hot path without the framework's routing,
-    dependency solving and response model (core/fastpath.py): the body validated as by
-    FastAPI (else it answers), the operator's permission, then the same endpoint."""
+async def _fast_gate(
+    request: Request,
+    model: type[Gate],
+    endpoint: Callable[[Gate, Actor], Awaitable[SessionOut]],
+    status_code: int = 200,
+) -> Response | None:
+    """A gate call on the PostgreSQL hot path without the framework's routing, dependency
+    solving and response model (core/fastpath.py): the body validated as by FastAPI (else
+    it answers), the operator's permission, then the same endpoint and the same JSON."""
     if request.app.state.hot_pool is None:
         return None
-    data = await _gate_body(request, CheckIn)
+    data = await _gate_body(request, model)
     if data is None:
         return None
-    state = request.app.state
     actor = await operator_permission(request)
-    out = await check_in(data, request, state.settings, actor)
-    return Response(_SESSION_OUT.dump_json(out, by_alias=True), 201, media_type="application/json")
+    out = await endpoint(data, actor)
+    return Response(
+        _SESSION_OUT.dump_json(out, by_alias=True), status_code, media_type="application/json"
+    )
+
+
+async def fast_check_in(request: Request, _: str) -> Response | None:
+    """The gate's check-in (201), as _fast_gate."""
+    settings = request.app.state.settings
+    return await _fast_gate(
+        request, CheckIn, lambda data, actor: check_in(data, request, settings, actor), 201
+    )
 
 
 async def fast_check_out(request: Request, ref: str) -> Response | None:
-    """The gate's check-out, as fast_check_in."""
-    if request.app.state.hot_pool is None:
-        return None
-    data = await _gate_body(request, CheckOut)
-    if data is None:
-        return None
-    state = request.app.state
-    actor = await operator_permission(request)
-    out = await check_out(ref, data, request, state.settings, actor)
-    return Response(_SESSION_OUT.dump_json(out, by_alias=True), media_type="application/json")
+    """The gate's check-out of session `ref`, as _fast_gate."""
+    settings = request.app.state.settings
+    return await _fast_gate(
+        request, CheckOut, lambda data, actor: check_out(ref, data, request, settings, actor)
+    )
 
 
 FAST_ROUTES = [
